@@ -1,0 +1,32 @@
+"""sklearn-lsh: extreme multiclass classification for scikit-learn.
+
+The softmax partition function ``Z(x) = sum_j exp(w_j . x)`` is estimated
+without bias from the few classes that SimHash locality-sensitive hash tables
+retrieve for ``x`` (Spring & Shrivastava, 2017).
+
+Public API
+----------
+estimate_log_partition
+    log Z by "exact", "lsh", "lsh-draw", "uniform", "gumbel", "mips-gumbel".
+LSHIndex
+    SimHash (K, L) tables over class vectors, union and draw queries.
+log_inclusion_probability
+    ``log(1 - (1 - cp**K)**L)`` computed stably.
+"""
+
+from ._index import DrawSample, LSHIndex, UnionSample, log_inclusion_probability
+from ._partition import METHOD_OPTIONS, METHODS, EmptySampleWarning, PartitionWork, estimate_log_partition
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "DrawSample",
+    "EmptySampleWarning",
+    "LSHIndex",
+    "METHODS",
+    "METHOD_OPTIONS",
+    "PartitionWork",
+    "UnionSample",
+    "estimate_log_partition",
+    "log_inclusion_probability",
+]

@@ -1,0 +1,469 @@
+"""SimHash (K, L) hash tables over the rows of a class-weight matrix.
+
+This module deliberately has no scikit-learn import: the index is a plain
+object of flat NumPy arrays and integers, so it pickles anywhere and can be
+used on its own. See :doc:`method.md <method>` section 2 for the maths.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import NamedTuple
+
+import numpy as np
+import scipy.sparse as sp
+
+from ._kernels import _hashing, _retrieval, _scoring
+
+__all__ = ["LSHIndex", "UnionSample", "DrawSample", "log_inclusion_probability"]
+
+# Inclusion probabilities are floored here (pitfall 2 of method.md): a
+# retrieved class can only have P_j == 0 through a floating-point tie, and
+# its weight 1 / P_j would be infinite. Floored samples are counted.
+MIN_PROBABILITY = 1e-300
+_LOG_MIN_PROBABILITY = np.log(MIN_PROBABILITY)
+
+
+class UnionSample(NamedTuple):
+    """Union-form retrieval result for a batch of queries (CSR-like layout).
+
+    The classes of query ``i`` are ``classes[indptr[i]:indptr[i + 1]]``, each
+    once, with their scores ``w_j . x`` and ``log P_j``, where
+    ``P_j = 1 - (1 - cp_j**n_bits)**n_tables`` is the probability, over the
+    random projections, that class ``j`` is in the union of the query's
+    buckets (cp computed on the hashed, transformed vectors).
+    """
+
+    indptr: np.ndarray
+    classes: np.ndarray
+    scores: np.ndarray
+    log_probabilities: np.ndarray
+    n_scanned: np.ndarray
+    n_floored: int
+
+    @property
+    def sizes(self) -> np.ndarray:
+        """Number of distinct classes retrieved per query."""
+        return np.diff(self.indptr)
+
+
+class DrawSample(NamedTuple):
+    """Draw-form retrieval result, arrays of shape (n_queries, n_draws).
+
+    ``classes`` is -1 where every probed bucket was empty (that draw then
+    estimates Z by 0). ``log_probabilities`` is ``log P_l`` with
+    ``P_l = 1 - (1 - cp**n_bits)**l`` for ``l = probes`` (``-inf`` for an
+    empty draw); a draw's estimate of Z is ``exp(score) * bucket_size / P_l``.
+    """
+
+    classes: np.ndarray
+    bucket_sizes: np.ndarray
+    probes: np.ndarray
+    scores: np.ndarray
+    log_probabilities: np.ndarray
+    n_floored: int
+
+
+def log_inclusion_probability(cosines, n_bits, n_tables):
+    """``log(1 - (1 - cp**n_bits)**n_tables)`` with ``cp = 1 - arccos(cos) / pi``.
+
+    Computed as ``log(-expm1(n_tables * log1p(-cp**n_bits)))`` so that tiny
+    and near-one probabilities keep their precision; cosines are clamped to
+    [-1, 1] first. ``n_tables`` may be an array (draw form: probes per draw).
+
+    Parameters
+    ----------
+    cosines : ndarray
+        Cosines between the hashed (transformed) class and query vectors.
+    n_bits : int
+        Bits per table (K).
+    n_tables : int or ndarray of int
+        Number of independent tables looked up (L, or probes per draw).
+
+    Returns
+    -------
+    log_p : ndarray of float64
+        ``-inf`` where the probability is exactly 0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_lsh import log_inclusion_probability
+    >>> p = np.exp(log_inclusion_probability(np.array([1.0, 0.0]), 2, 3))
+    >>> np.round(p, 4)  # cos 1 always collides; cos 0: 1 - (1 - 0.25)**3
+    array([1.    , 0.5781])
+    """
+    cos = np.clip(np.asarray(cosines, dtype=np.float64), -1.0, 1.0)
+    collision = 1.0 - np.arccos(cos) / np.pi
+    per_table = collision**n_bits
+    with np.errstate(divide="ignore"):
+        return np.log(-np.expm1(n_tables * np.log1p(-per_table)))
+
+
+def _check_positive_int(value, name, low, high=None):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int, got {value!r}.")
+    if value < low or (high is not None and value > high):
+        bound = f"in [{low}, {high}]" if high is not None else f">= {low}"
+        raise ValueError(f"{name} must be {bound}, got {value}.")
+    return int(value)
+
+
+def _check_matrix(A, name, *, allow_sparse, n_features=None):
+    """NumPy-only validation shared by the index's public methods."""
+    if sp.issparse(A):
+        if not allow_sparse:
+            raise TypeError(f"{name} must be a dense array, got a sparse matrix.")
+        A = sp.csr_matrix(A)
+        if not A.has_canonical_format:
+            A = A.copy()
+            A.sum_duplicates()
+        data = A.data
+    else:
+        A = np.asarray(A)
+        if A.dtype.kind not in "fiub":
+            raise ValueError(f"{name} must be numeric, got dtype {A.dtype}.")
+        data = A
+    if A.ndim != 2:
+        raise ValueError(f"Expected a 2D array for {name}, got {A.ndim}D with shape {A.shape}.")
+    if A.shape[0] == 0 or A.shape[1] == 0:
+        raise ValueError(f"{name} is empty (shape={A.shape}); at least one row and one column are required.")
+    if data.dtype not in (np.float32, np.float64):
+        if sp.issparse(A):
+            A = A.astype(np.float64)
+            data = A.data
+        else:
+            A = data = A.astype(np.float64)
+    if not np.isfinite(data).all():
+        raise ValueError(f"Input {name} contains NaN or infinity.")
+    if n_features is not None and A.shape[1] != n_features:
+        raise ValueError(f"{name} has {A.shape[1]} features, but the index was built on {n_features} features.")
+    if not sp.issparse(A):
+        A = np.ascontiguousarray(A)
+    return A
+
+
+def _row_norms(X):
+    if sp.issparse(X):
+        sq = np.asarray(X.multiply(X).sum(axis=1), dtype=np.float64).ravel()
+    else:
+        sq = np.einsum("ij,ij->i", X, X, dtype=np.float64)
+    return np.sqrt(sq)
+
+
+def _norm_range_maxima(norms, n_ranges):
+    """Per class, the largest norm of its norm range (M of the transform).
+
+    Classes are split into ``n_ranges`` ranges of (nearly) equal size by
+    norm; every class of a range uses that range's maximum norm. One range is
+    the plain transform of Neyshabur & Srebro (2015); several ranges are the
+    norm-ranging LSH of Yan et al. (2018). Ranges made only of zero vectors
+    use M = 1 (their transformed vectors are all ``e_{d+1}``).
+    """
+    n_classes = norms.shape[0]
+    n_ranges = min(n_ranges, n_classes)
+    order = np.argsort(norms, kind="stable")
+    bounds = np.linspace(0, n_classes, n_ranges + 1).round().astype(np.int64)
+    maxima = np.empty(n_classes, dtype=np.float64)
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        members = order[lo:hi]
+        top = norms[members].max() if hi > lo else 0.0
+        maxima[members] = top if top > 0.0 else 1.0
+    return maxima
+
+
+class LSHIndex:
+    """SimHash (K, L) hash tables over class vectors, for inner-product search.
+
+    Each class vector ``w_j`` is mapped by the MIPS-to-cosine transform of
+    Neyshabur & Srebro (2015), ``P(w) = [w / M, sqrt(1 - |w|^2 / M^2)]``, and
+    a query ``x`` by ``Q(x) = [x / |x|, 0]``, so that
+    ``cos(P(w_j), Q(x)) = (w_j . x) / (M |x|)``. With ``n_norm_ranges=1``,
+    ``M = max_j |w_j|`` and the cosine is monotone in the score; with more
+    ranges (norm-ranging LSH, Yan et al. 2018) the classes are split by norm
+    into equal-size ranges and each range uses its own ``M``, which keeps
+    classes of typical norm from being squeezed towards cosine 0 by a few
+    large norms. The query hash does not depend on ``M``, so ranges cost
+    nothing at query time, and every inclusion probability uses the ``M`` of
+    its class, so the estimators built on it stay unbiased.
+    Each of ``n_tables`` tables packs ``n_bits`` signed Gaussian projections
+    of ``P(w_j)`` into one int64 bucket id.
+
+    All state is flat NumPy arrays and plain integers (no dicts of lists, no
+    numba containers), so the index pickles and can be rebuilt anywhere.
+
+    Parameters
+    ----------
+    n_bits : int, default=8
+        Bits per table (K), 1 to 63. More bits give smaller buckets.
+    n_tables : int, default=16
+        Number of independent tables (L). More tables retrieve more classes.
+    n_norm_ranges : int, default=64
+        Number of norm ranges of the transform (1: the plain transform; a
+        value >= n_classes: one range per class, i.e. angular SimHash of the
+        class directions).
+    seed : int, numpy.random.Generator or None, default=None
+        Seed of the random projections (and of :meth:`draw` unless it is
+        given its own). Build ``b`` uses projections drawn from
+        ``numpy.random.default_rng([seed, b])``, so rebuilds are fresh and
+        reproducible. ``None`` draws a seed from the operating system.
+
+    Attributes
+    ----------
+    vectors_ : ndarray of shape (n_classes, n_features)
+        The class vectors the tables were built from (the hashed vectors;
+        inclusion probabilities are computed from them).
+    class_scale_ : ndarray of shape (n_classes,)
+        ``M`` of each class: the largest norm of its norm range (1.0 for a
+        range of zero vectors).
+    projections_ : ndarray of shape (n_features + 1, n_bits * n_tables)
+        Gaussian projections, feature-major; the last row is for the extra
+        coordinate of the transform.
+    members_ : ndarray of int32, shape (n_tables * n_classes,)
+        Class ids sorted by bucket within each table.
+    table_ptr_, bucket_keys_, bucket_ptr_ : ndarray of int64
+        Bucket directory (see ``sklearn_lsh._kernels._retrieval``).
+    n_builds_ : int
+        Number of builds so far (build and rebuilds).
+    build_inner_products_ : int
+        d-dimensional inner products spent hashing class vectors (and their
+        norms), summed over builds.
+    hash_inner_products_, score_inner_products_ : int
+        Inner products spent hashing queries and scoring retrieved classes.
+    n_queries_ : int
+        Queries answered so far.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_lsh import LSHIndex
+    >>> rng = np.random.default_rng(0)
+    >>> W = rng.standard_normal((1000, 16))
+    >>> index = LSHIndex(n_bits=6, n_tables=8, seed=0).build(W)
+    >>> sample = index.query(W[:3] * 5.0)
+    >>> sample.indptr.shape, bool(np.all(sample.log_probabilities <= 0))
+    ((4,), True)
+    >>> all(i in sample.classes[sample.indptr[i]:sample.indptr[i + 1]] for i in range(3))
+    True
+    """
+
+    def __init__(self, n_bits: int = 8, n_tables: int = 16, *, n_norm_ranges: int = 64, seed=None):
+        self.n_bits = _check_positive_int(n_bits, "n_bits", 1, 63)
+        self.n_tables = _check_positive_int(n_tables, "n_tables", 1)
+        self.n_norm_ranges = _check_positive_int(n_norm_ranges, "n_norm_ranges", 1)
+        if seed is None:
+            seed = int(np.random.SeedSequence().entropy % (2**63))
+        elif isinstance(seed, np.random.Generator):
+            seed = int(seed.integers(2**63))
+        else:
+            seed = _check_positive_int(seed, "seed", 0)
+        self.seed = seed
+        self.n_builds_ = 0
+        self.build_inner_products_ = 0
+        self.hash_inner_products_ = 0
+        self.score_inner_products_ = 0
+        self.n_queries_ = 0
+        self._n_draw_calls = 0
+
+    # ------------------------------------------------------------------ build
+    def build(self, W, *, copy: bool = True) -> "LSHIndex":
+        """Hash the rows of ``W`` (n_classes, n_features) into the tables.
+
+        Parameters
+        ----------
+        W : array-like of shape (n_classes, n_features)
+            Class vectors, float32 or float64 (other numeric types become
+            float64). Must be finite and non-empty.
+        copy : bool, default=True
+            Keep a private copy of ``W``. With ``copy=False`` the index keeps
+            a reference: if the caller later changes ``W`` in place, inclusion
+            probabilities are computed from the changed vectors, which is an
+            approximation (method.md, "Rebuilds").
+
+        Returns
+        -------
+        self : LSHIndex
+        """
+        W = _check_matrix(W, "W", allow_sparse=False)
+        if W.shape[0] >= 2**31:
+            raise ValueError(f"W has {W.shape[0]} rows; at most 2**31 - 1 classes are supported.")
+        self.vectors_ = W.copy() if copy else W
+        return self._build()
+
+    def rebuild(self) -> "LSHIndex":
+        """Rebuild the tables from ``vectors_`` with fresh random projections."""
+        self._check_built()
+        return self._build()
+
+    def _build(self):
+        W = self.vectors_
+        n_classes, n_features = W.shape
+        n_bits, n_tables = self.n_bits, self.n_tables
+        rng = np.random.default_rng([self.seed, self.n_builds_])
+        projections = rng.standard_normal((n_features + 1, n_bits * n_tables))
+        norms = _row_norms(W)
+        class_scale = _norm_range_maxima(norms, self.n_norm_ranges)
+        extra = np.sqrt(np.maximum(0.0, 1.0 - (norms / class_scale) ** 2))
+        codes = _hashing.hash_dense(W, projections, n_bits, n_tables, 1.0 / class_scale, extra)
+        members = np.empty(n_tables * n_classes, dtype=np.int32)
+        keys, ptrs, table_ptr = [], [], [0]
+        for t in range(n_tables):
+            order = np.argsort(codes[:, t], kind="stable")
+            sorted_codes = codes[order, t]
+            members[t * n_classes : (t + 1) * n_classes] = order
+            table_keys, starts = np.unique(sorted_codes, return_index=True)
+            keys.append(table_keys)
+            ptrs.append(starts + t * n_classes)
+            table_ptr.append(table_ptr[-1] + table_keys.shape[0])
+        ptrs.append(np.array([n_tables * n_classes]))
+        self.projections_ = projections
+        self.class_scale_ = class_scale
+        self.members_ = members
+        self.table_ptr_ = np.asarray(table_ptr, dtype=np.int64)
+        self.bucket_keys_ = np.concatenate(keys).astype(np.int64, copy=False)
+        self.bucket_ptr_ = np.concatenate(ptrs).astype(np.int64, copy=False)
+        self.n_builds_ += 1
+        self.build_inner_products_ += n_classes * (n_bits * n_tables + 1)
+        return self
+
+    # ------------------------------------------------------------------ query
+    @property
+    def n_classes(self) -> int:
+        self._check_built()
+        return self.vectors_.shape[0]
+
+    @property
+    def n_features(self) -> int:
+        self._check_built()
+        return self.vectors_.shape[1]
+
+    def _check_built(self):
+        if not hasattr(self, "members_"):
+            raise RuntimeError("This LSHIndex has not been built yet; call build(W) first.")
+
+    def _check_queries(self, X):
+        self._check_built()
+        return _check_matrix(X, "X", allow_sparse=True, n_features=self.n_features)
+
+    def hash(self, X) -> np.ndarray:
+        """Bucket ids of the queries ``X`` in every table, shape (n_queries, n_tables).
+
+        ``X`` may be dense or CSR; the same rows give identical codes.
+        """
+        X = self._check_queries(X)
+        return self._hash(X)
+
+    def _hash(self, X):
+        n = X.shape[0]
+        ones, zeros = np.ones(n), np.zeros(n)
+        if sp.issparse(X):
+            codes = _hashing.hash_csr(
+                X.indptr, X.indices, X.data, self.projections_, self.n_bits, self.n_tables, ones, zeros
+            )
+        else:
+            codes = _hashing.hash_dense(X, self.projections_, self.n_bits, self.n_tables, ones, zeros)
+        self.hash_inner_products_ += n * self.n_bits * self.n_tables
+        return codes
+
+    def _score_pairs(self, X, indptr, classes):
+        if sp.issparse(X):
+            scores = _scoring.pair_scores_csr(X.indptr, X.indices, X.data, self.vectors_, indptr, classes)
+        else:
+            scores = _scoring.pair_scores_dense(X, self.vectors_, indptr, classes)
+        return scores
+
+    def _cosines(self, scores, classes, query_norms):
+        denom = self.class_scale_[classes] * query_norms
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cos = np.where(denom > 0, scores / np.where(denom > 0, denom, 1.0), 0.0)
+        return cos
+
+    def query(self, X) -> UnionSample:
+        """Union form: every class sharing a bucket with the query in any table.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_queries, n_features)
+
+        Returns
+        -------
+        sample : UnionSample
+            Deduplicated classes per query with their scores and log
+            inclusion probabilities ``log P_j``.
+        """
+        X = self._check_queries(X)
+        return self._query(X)
+
+    def _query(self, X):
+        codes = self._hash(X)
+        indptr, classes, n_scanned = _retrieval.union_candidates(
+            codes, self.members_, self.table_ptr_, self.bucket_keys_, self.bucket_ptr_, self.n_classes
+        )
+        scores = self._score_pairs(X, indptr, classes)
+        norms = np.repeat(_row_norms(X), np.diff(indptr))
+        log_p = log_inclusion_probability(self._cosines(scores, classes, norms), self.n_bits, self.n_tables)
+        floored = log_p < _LOG_MIN_PROBABILITY
+        np.maximum(log_p, _LOG_MIN_PROBABILITY, out=log_p)
+        self.score_inner_products_ += classes.shape[0] + X.shape[0]  # + query norms
+        self.n_queries_ += X.shape[0]
+        return UnionSample(indptr, classes, scores, log_p, n_scanned, int(floored.sum()))
+
+    def draw(self, X, n_draws: int, *, max_probes: int | None = None, seed=None, stream_offset: int = 0) -> DrawSample:
+        """Draw form: per draw, probe random tables until a bucket is non-empty
+        and pick one of its members uniformly.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_queries, n_features)
+        n_draws : int
+            Draws per query (repeats are kept).
+        max_probes : int, default=None
+            Distinct tables tried per draw before giving up (``None``: all
+            ``n_tables``). With ``max_probes=1`` the estimator is exactly
+            unbiased; skipping empty buckets makes it approximately so.
+        seed : int, default=None
+            Seed of the draws; ``None`` derives a fresh one from the index
+            seed and a call counter.
+        stream_offset : int, default=0
+            Global index of the first query (query ``i`` uses random stream
+            ``stream_offset + i``), so chunked batches draw like one batch.
+
+        Returns
+        -------
+        sample : DrawSample
+        """
+        X = self._check_queries(X)
+        n_draws = _check_positive_int(n_draws, "n_draws", 1)
+        max_probes = self.n_tables if max_probes is None else _check_positive_int(max_probes, "max_probes", 1, self.n_tables)
+        if seed is None:
+            seed = int(np.random.default_rng([self.seed, self.n_builds_, self._n_draw_calls, 1]).integers(2**63))
+            self._n_draw_calls += 1
+        return self._draw(X, n_draws, max_probes, seed, stream_offset)
+
+    def _draw(self, X, n_draws, max_probes, seed, stream_offset):
+        n = X.shape[0]
+        codes = self._hash(X)
+        classes, sizes, probes = _retrieval.draw_candidates(
+            codes, self.members_, self.table_ptr_, self.bucket_keys_, self.bucket_ptr_,
+            n_draws, max_probes, seed, stream_offset,
+        )
+        flat = classes.ravel()
+        indptr = np.arange(0, n * n_draws + 1, n_draws, dtype=np.int64)
+        scores = self._score_pairs(X, indptr, flat).reshape(n, n_draws)
+        norms = np.repeat(_row_norms(X)[:, None], n_draws, axis=1)
+        log_p = log_inclusion_probability(
+            self._cosines(scores, np.maximum(classes, 0), norms), self.n_bits, probes
+        )
+        found = classes >= 0
+        floored = found & (log_p < _LOG_MIN_PROBABILITY)
+        log_p = np.where(found, np.maximum(log_p, _LOG_MIN_PROBABILITY), -np.inf)
+        self.score_inner_products_ += int(found.sum()) + n
+        self.n_queries_ += n
+        return DrawSample(classes, sizes, probes, scores, log_p, int(floored.sum()))
+
+    def __repr__(self):
+        built = f", n_classes={self.vectors_.shape[0]}" if hasattr(self, "members_") else ""
+        return (
+            f"LSHIndex(n_bits={self.n_bits}, n_tables={self.n_tables}, "
+            f"n_norm_ranges={self.n_norm_ranges}, seed={self.seed}{built})"
+        )

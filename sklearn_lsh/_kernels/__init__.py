@@ -1,0 +1,21 @@
+"""Numba kernels of sklearn-lsh.
+
+Every kernel is a module-level ``@numba.njit(cache=True)`` function over
+NumPy arrays and scalars only: no estimator objects, no numba typed
+containers, no global random state. Randomness comes from an explicit
+64-bit seed and a per-query stream number (see :mod:`._random`), so results
+do not depend on how a batch is chunked.
+
+Modules
+-------
+_random
+    SplitMix64 streams: uniform floats, bounded integers, Gumbel noise.
+_hashing
+    SimHash codes of dense and CSR rows (K bits packed per table, L tables).
+_retrieval
+    Bucket look-up in the flat tables: union of buckets, and random draws.
+_scoring
+    Inner products of (query, class) pairs, segment log-sum-exp, Gumbel-max.
+
+Each kernel has a plain NumPy reference implementation in ``tests/``.
+"""

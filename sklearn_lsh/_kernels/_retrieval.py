@@ -1,0 +1,154 @@
+"""Bucket look-up in flat (K, L) hash tables.
+
+Table layout (built by :class:`sklearn_lsh.LSHIndex`), all flat arrays:
+
+``members``     int32 (n_tables * n_classes,): class ids; table ``t`` occupies
+                ``[t * n_classes, (t + 1) * n_classes)``, sorted by bucket id.
+``table_ptr``   int64 (n_tables + 1,): table ``t`` owns buckets
+                ``table_ptr[t] : table_ptr[t + 1]``.
+``bucket_keys`` int64 (n_buckets,): bucket ids, sorted within each table.
+``bucket_ptr``  int64 (n_buckets + 1,): bucket ``b`` holds
+                ``members[bucket_ptr[b] : bucket_ptr[b + 1]]``.
+"""
+
+import numba
+import numpy as np
+
+from ._random import randint, seed_stream
+
+
+@numba.njit(cache=True, inline="always")
+def find_bucket(bucket_keys, lo, hi, code):
+    """Index of ``code`` in the sorted ``bucket_keys[lo:hi]``, or -1."""
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        key = bucket_keys[mid]
+        if key < code:
+            lo = mid + 1
+        elif key > code:
+            hi = mid
+        else:
+            return mid
+    return -1
+
+
+@numba.njit(cache=True)
+def union_candidates(query_codes, members, table_ptr, bucket_keys, bucket_ptr, n_classes):
+    """Deduplicated union of each query's buckets over all tables.
+
+    Returns ``(indptr, classes, n_scanned)``: the classes of query ``i`` are
+    ``classes[indptr[i]:indptr[i + 1]]`` (in order of first retrieval), and
+    ``n_scanned[i]`` counts bucket members read, repeats included.
+    """
+    n_queries, n_tables = query_codes.shape
+    seen = np.full(n_classes, -1, dtype=np.int64)
+    indptr = np.zeros(n_queries + 1, dtype=np.int64)
+    n_scanned = np.zeros(n_queries, dtype=np.int64)
+    for i in range(n_queries):
+        count = 0
+        for t in range(n_tables):
+            b = find_bucket(bucket_keys, table_ptr[t], table_ptr[t + 1], query_codes[i, t])
+            if b < 0:
+                continue
+            n_scanned[i] += bucket_ptr[b + 1] - bucket_ptr[b]
+            for ptr in range(bucket_ptr[b], bucket_ptr[b + 1]):
+                j = members[ptr]
+                if seen[j] != i:
+                    seen[j] = i
+                    count += 1
+        indptr[i + 1] = indptr[i] + count
+    classes = np.empty(indptr[n_queries], dtype=np.int32)
+    seen[:] = -1
+    for i in range(n_queries):
+        pos = indptr[i]
+        for t in range(n_tables):
+            b = find_bucket(bucket_keys, table_ptr[t], table_ptr[t + 1], query_codes[i, t])
+            if b < 0:
+                continue
+            for ptr in range(bucket_ptr[b], bucket_ptr[b + 1]):
+                j = members[ptr]
+                if seen[j] != i:
+                    seen[j] = i
+                    classes[pos] = j
+                    pos += 1
+    return indptr, classes, n_scanned
+
+
+@numba.njit(cache=True)
+def draw_candidates(
+    query_codes, members, table_ptr, bucket_keys, bucket_ptr, n_draws, max_probes, seed, stream_offset
+):
+    """Draw-form sampling: per draw, probe random distinct tables until a
+    non-empty bucket is found (at most ``max_probes``), then pick one member
+    uniformly.
+
+    Returns ``(classes, bucket_sizes, probes)``, each (n_queries, n_draws).
+    ``classes`` is -1 (and ``bucket_sizes`` 0) where every probe was empty;
+    ``probes`` is the number of tables looked up for the draw. Query ``i``
+    uses random stream ``stream_offset + i`` of ``seed``.
+    """
+    n_queries, n_tables = query_codes.shape
+    classes = np.full((n_queries, n_draws), -1, dtype=np.int64)
+    bucket_sizes = np.zeros((n_queries, n_draws), dtype=np.int64)
+    probes = np.zeros((n_queries, n_draws), dtype=np.int64)
+    order = np.empty(n_tables, dtype=np.int64)
+    state = np.empty(1, dtype=np.uint64)
+    for i in range(n_queries):
+        seed_stream(state, seed, stream_offset + i)
+        for t in range(n_tables):
+            order[t] = t
+        for m in range(n_draws):
+            # Partial Fisher-Yates over ``order``: distinct tables, uniformly
+            # (any starting permutation gives a uniform random prefix).
+            probes[i, m] = max_probes
+            for probe in range(max_probes):
+                swap = probe + randint(state, n_tables - probe)
+                t = order[swap]
+                order[swap] = order[probe]
+                order[probe] = t
+                b = find_bucket(bucket_keys, table_ptr[t], table_ptr[t + 1], query_codes[i, t])
+                if b >= 0:
+                    size = bucket_ptr[b + 1] - bucket_ptr[b]
+                    classes[i, m] = members[bucket_ptr[b] + randint(state, size)]
+                    bucket_sizes[i, m] = size
+                    probes[i, m] = probe + 1
+                    break
+    return classes, bucket_sizes, probes
+
+
+@numba.njit(cache=True)
+def uniform_classes(n_queries, n_samples, n_classes, seed, stream_offset):
+    """Classes drawn uniformly with replacement, shape (n_queries, n_samples)."""
+    out = np.empty((n_queries, n_samples), dtype=np.int64)
+    state = np.empty(1, dtype=np.uint64)
+    for i in range(n_queries):
+        seed_stream(state, seed, stream_offset + i)
+        for m in range(n_samples):
+            out[i, m] = randint(state, n_classes)
+    return out
+
+
+@numba.njit(cache=True)
+def uniform_classes_excluding(indptr, excluded, n_samples, n_classes, seed, stream_offset):
+    """Per query, ``n_samples`` classes drawn uniformly with replacement from
+    the classes *not* in ``excluded[indptr[i]:indptr[i + 1]]`` (rejection
+    sampling; a query whose exclusion covers every class gets -1s)."""
+    n_queries = indptr.shape[0] - 1
+    out = np.full((n_queries, n_samples), -1, dtype=np.int64)
+    mark = np.full(n_classes, -1, dtype=np.int64)
+    state = np.empty(1, dtype=np.uint64)
+    for i in range(n_queries):
+        n_excluded = 0
+        for ptr in range(indptr[i], indptr[i + 1]):
+            if mark[excluded[ptr]] != i:
+                mark[excluded[ptr]] = i
+                n_excluded += 1
+        if n_excluded >= n_classes:
+            continue
+        seed_stream(state, seed, stream_offset + i)
+        for m in range(n_samples):
+            j = randint(state, n_classes)
+            while mark[j] == i:
+                j = randint(state, n_classes)
+            out[i, m] = j
+    return out

@@ -1,0 +1,355 @@
+"""Estimators of the softmax partition function log Z(x) = log sum_j exp(w_j . x).
+
+One public entry point, :func:`estimate_log_partition`, dispatches to the
+exact value and five estimators (method.md sections 3 and 4). Every
+estimate is formed in log space, and every method reports the
+d-dimensional inner products it computed, hashing included.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from numbers import Integral
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.special import logsumexp
+from sklearn.utils import check_array, check_random_state, gen_batches
+from sklearn.utils._chunking import get_chunk_n_rows
+from sklearn.utils._param_validation import (
+    Interval,
+    StrOptions,
+    validate_parameter_constraints,
+    validate_params,
+)
+from sklearn.utils.extmath import safe_sparse_dot
+
+from ._index import LSHIndex
+from ._kernels import _retrieval, _scoring
+
+__all__ = ["estimate_log_partition", "PartitionWork", "EmptySampleWarning", "METHODS"]
+
+
+class EmptySampleWarning(UserWarning):
+    """Some queries retrieved no class, so their estimate of Z is 0 (log Z = -inf)."""
+
+
+#: Default options of each method; an option not listed for a method is an error.
+METHOD_OPTIONS = {
+    "exact": {},
+    "lsh": {"n_bits": 10, "n_tables": 12, "n_norm_ranges": 64},
+    "lsh-draw": {"n_bits": 4, "n_tables": 16, "n_norm_ranges": 64, "n_samples": 100, "max_probes": None},
+    "uniform": {"n_samples": 100},
+    "gumbel": {"n_samples": 100},
+    "mips-gumbel": {"n_bits": 10, "n_tables": 12, "n_norm_ranges": 64, "n_top": 10, "n_samples": 100},
+}
+METHODS = tuple(METHOD_OPTIONS)
+
+_OPTION_CONSTRAINTS = {
+    "n_bits": [Interval(Integral, 1, 63, closed="both")],
+    "n_tables": [Interval(Integral, 1, None, closed="left")],
+    "n_norm_ranges": [Interval(Integral, 1, None, closed="left")],
+    "n_samples": [Interval(Integral, 1, None, closed="left")],
+    "max_probes": [Interval(Integral, 1, None, closed="left"), None],
+    "n_top": [Interval(Integral, 1, None, closed="left")],
+}
+
+
+@dataclass(frozen=True)
+class PartitionWork:
+    """Work done by one call of :func:`estimate_log_partition`.
+
+    Inner products are d-dimensional (one per class scored, ``n_bits``
+    per table for hashing a query, one for a query norm). Building the
+    tables is a one-off cost over the class vectors, reported separately.
+
+    Attributes
+    ----------
+    method : str
+    n_queries : int
+    inner_products_per_query : float
+        Hashing plus scoring, per query: the figure to compare at equal budget.
+    hash_inner_products_per_query : float
+    score_inner_products_per_query : float
+    mean_sample_size : float
+        Classes scored per query (distinct classes for "lsh"; draws that
+        found a class for "lsh-draw"; top + tail for "mips-gumbel"; C for
+        "exact" and "gumbel").
+    build_inner_products : int
+        Inner products spent hashing the class vectors into the tables.
+    n_empty : int
+        Queries whose estimate is Z = 0 (log Z = -inf): nothing retrieved.
+    n_floored : int
+        Sampled classes whose inclusion probability was floored at
+        ``sklearn_lsh._index.MIN_PROBABILITY`` (a recorded bias; normally 0).
+    mean_probes : float or None
+        Tables probed per draw ("lsh-draw" only).
+    """
+
+    method: str
+    n_queries: int
+    inner_products_per_query: float
+    hash_inner_products_per_query: float
+    score_inner_products_per_query: float
+    mean_sample_size: float
+    build_inner_products: int
+    n_empty: int
+    n_floored: int
+    mean_probes: float | None = None
+
+
+def _check_options(method, options):
+    allowed = METHOD_OPTIONS[method]
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        valid = ", ".join(sorted(allowed)) or "none"
+        raise TypeError(
+            f"estimate_log_partition got unexpected option(s) {unknown} for method={method!r}; "
+            f"valid options are: {valid}."
+        )
+    params = {**allowed, **options}
+    validate_parameter_constraints(
+        {k: _OPTION_CONSTRAINTS[k] for k in params}, params, caller_name="estimate_log_partition"
+    )
+    return params
+
+
+@validate_params(
+    {
+        "W": ["array-like"],
+        "X": ["array-like", "sparse matrix"],
+        "method": [StrOptions(set(METHODS))],
+        "random_state": ["random_state"],
+        "return_work": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
+def estimate_log_partition(W, X, method="lsh", *, random_state=None, return_work=False, **options):
+    """Estimate ``log Z(x) = log sum_j exp(w_j . x)`` for each row x of X.
+
+    Parameters
+    ----------
+    W : array-like of shape (n_classes, n_features)
+        Class vectors (fold a bias in as an extra feature). float32 or
+        float64; finite; at least one class.
+    X : {array-like, sparse matrix} of shape (n_queries, n_features)
+        Queries, dense or CSR.
+    method : {"lsh", "lsh-draw", "exact", "uniform", "gumbel", "mips-gumbel"}, default="lsh"
+        - ``"exact"``: stable log-sum-exp over all classes (C inner products).
+        - ``"lsh"``: union form, Horvitz-Thompson over the deduplicated union
+          S of the query's buckets, ``Z = sum_{j in S} exp(s_j) / P_j``.
+        - ``"lsh-draw"``: draw form, ``n_samples`` draws of (random table,
+          uniform bucket member), ``Z = mean exp(s_j) |B| / P_l``.
+        - ``"uniform"``: ``n_samples`` uniform draws, ``Z = C / N sum exp(s_j)``.
+        - ``"gumbel"``: exact Gumbel-max, mean over ``n_samples`` draws of
+          ``max_j (s_j + G_j)`` minus Euler's gamma (C inner products,
+          ``C * n_samples`` Gumbel variates).
+        - ``"mips-gumbel"``: the ``n_top`` best classes of the LSH union summed
+          exactly plus ``n_samples`` uniform draws from the other classes
+          scaled by ``(C - n_top) / n_samples`` (partition form of Mussmann &
+          Ermon, 2016).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the hash projections and the draws. Pass an int for
+        reproducible output.
+    return_work : bool, default=False
+        Also return a :class:`PartitionWork` record.
+    **options
+        Per-method options (an option the method does not use is an error):
+
+        - ``n_bits`` (int in [1, 63]), ``n_tables`` (int >= 1) and
+          ``n_norm_ranges`` (int >= 1): the hash tables, see :class:`LSHIndex`
+          ("lsh", "lsh-draw", "mips-gumbel").
+        - ``n_samples`` (int >= 1): draws ("lsh-draw", "uniform", "gumbel")
+          or the uniform tail ("mips-gumbel").
+        - ``max_probes`` (int or None): tables tried per draw ("lsh-draw").
+        - ``n_top`` (int >= 1): classes summed exactly ("mips-gumbel").
+
+        Defaults are in ``sklearn_lsh.METHOD_OPTIONS``.
+
+    Returns
+    -------
+    log_z : ndarray of shape (n_queries,)
+        Estimates of log Z, float64. The estimators are unbiased for Z
+        ("lsh" exactly, "lsh-draw" with ``max_probes=1``, "uniform",
+        "mips-gumbel"), hence biased low for log Z (Jensen). A query whose
+        sample is empty gets ``-inf`` and an :class:`EmptySampleWarning`.
+    work : PartitionWork
+        Only with ``return_work=True``.
+
+    Raises
+    ------
+    ValueError
+        Non-finite or empty ``W`` or ``X``, or a feature-count mismatch.
+    TypeError
+        An option the method does not take.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_lsh import estimate_log_partition
+    >>> from sklearn_lsh.datasets import make_partition_problem
+    >>> W, X = make_partition_problem(n_classes=2000, n_queries=5, random_state=0)
+    >>> exact = estimate_log_partition(W, X, method="exact")
+    >>> approx, work = estimate_log_partition(
+    ...     W, X, method="lsh", n_bits=8, n_tables=10, random_state=0, return_work=True)
+    >>> bool(np.all(np.abs(approx - exact) < 0.5))
+    True
+    >>> work.inner_products_per_query < 2000
+    True
+    """
+    params = _check_options(method, options)
+    W = check_array(W, dtype=[np.float64, np.float32], input_name="W")
+    X = check_array(X, accept_sparse="csr", dtype=[np.float64, np.float32], input_name="X")
+    if X.shape[1] != W.shape[1]:
+        raise ValueError(
+            f"X has {X.shape[1]} features, but W has {W.shape[1]} features (columns); they must match."
+        )
+    if sp.issparse(X) and not X.has_canonical_format:
+        X = X.copy()
+        X.sum_duplicates()
+    if not sp.issparse(X):
+        X = np.ascontiguousarray(X)
+    W = np.ascontiguousarray(W)
+
+    rng = check_random_state(random_state)
+    index_seed = int(rng.randint(np.iinfo(np.int32).max))
+    sample_seed = int(rng.randint(np.iinfo(np.int32).max))
+    n_queries, n_classes = X.shape[0], W.shape[0]
+
+    index = None
+    if "n_bits" in params:
+        index = LSHIndex(
+            params["n_bits"], params["n_tables"], n_norm_ranges=params["n_norm_ranges"], seed=index_seed
+        )
+        index.vectors_ = W  # validated above; no copy: W is not changed during the call
+        index._build()
+    if method in ("exact", "gumbel"):
+        W = W.astype(np.float64, copy=False)
+
+    row_bytes = 8 * max(n_classes, 4 * params.get("n_samples", 1))
+    chunk_rows = get_chunk_n_rows(row_bytes=row_bytes)
+    log_z = np.empty(n_queries, dtype=np.float64)
+    totals = {"score": 0, "sample": 0.0, "empty": 0, "floored": 0, "probes": 0}
+    for rows in gen_batches(n_queries, chunk_rows):
+        chunk = X[rows]
+        log_z[rows] = _ESTIMATORS[method](W, chunk, index, params, sample_seed, rows.start, totals)
+
+    n_empty = int(np.isneginf(log_z).sum())
+    if n_empty:
+        warnings.warn(
+            f"{n_empty} of {n_queries} queries sampled no class with method={method!r}, so their "
+            "estimate is Z = 0 (log Z = -inf). Use fewer n_bits or more n_tables.",
+            EmptySampleWarning,
+            stacklevel=2,
+        )
+    if not return_work:
+        return log_z
+    hashing = index.hash_inner_products_ if index is not None else 0
+    score = totals["score"] + (index.score_inner_products_ if index is not None else 0)
+    work = PartitionWork(
+        method=method,
+        n_queries=n_queries,
+        inner_products_per_query=(hashing + score) / n_queries,
+        hash_inner_products_per_query=hashing / n_queries,
+        score_inner_products_per_query=score / n_queries,
+        mean_sample_size=totals["sample"] / n_queries,
+        build_inner_products=index.build_inner_products_ if index is not None else 0,
+        n_empty=n_empty,
+        n_floored=totals["floored"],
+        mean_probes=totals["probes"] / (n_queries * params["n_samples"]) if method == "lsh-draw" else None,
+    )
+    return log_z, work
+
+
+# ---------------------------------------------------------------- the methods
+# Each takes (W, X_chunk, index, params, seed, offset, totals), returns log Z
+# for the chunk and adds its work to ``totals``. ``offset`` is the global index
+# of the chunk's first query: it selects the random streams.
+
+
+def _all_scores(W, X):
+    return np.asarray(safe_sparse_dot(X, W.T, dense_output=True), dtype=np.float64)
+
+
+def _exact(W, X, index, params, seed, offset, totals):
+    totals["score"] += X.shape[0] * W.shape[0]
+    totals["sample"] += X.shape[0] * W.shape[0]
+    return logsumexp(_all_scores(W, X), axis=1)
+
+
+def _gumbel(W, X, index, params, seed, offset, totals):
+    totals["score"] += X.shape[0] * W.shape[0]
+    totals["sample"] += X.shape[0] * W.shape[0]
+    return _scoring.gumbel_max_log_partition(_all_scores(W, X), params["n_samples"], seed, offset)
+
+
+def _score_pairs(W, X, indptr, classes):
+    if sp.issparse(X):
+        return _scoring.pair_scores_csr(X.indptr, X.indices, X.data, W, indptr, classes)
+    return _scoring.pair_scores_dense(X, W, indptr, classes)
+
+
+def _uniform(W, X, index, params, seed, offset, totals):
+    n, n_samples, n_classes = X.shape[0], params["n_samples"], W.shape[0]
+    classes = _retrieval.uniform_classes(n, n_samples, n_classes, seed, offset).ravel()
+    indptr = np.arange(0, n * n_samples + 1, n_samples, dtype=np.int64)
+    scores = _score_pairs(W, X, indptr, classes)
+    totals["score"] += classes.shape[0]
+    totals["sample"] += classes.shape[0]
+    return np.log(n_classes) - np.log(n_samples) + _scoring.segment_logsumexp(scores, indptr)
+
+
+def _lsh_union(W, X, index, params, seed, offset, totals):
+    sample = index._query(X)
+    totals["sample"] += sample.classes.shape[0]
+    totals["floored"] += sample.n_floored
+    return _scoring.segment_logsumexp(sample.scores - sample.log_probabilities, sample.indptr)
+
+
+def _lsh_draw(W, X, index, params, seed, offset, totals):
+    n_samples = params["n_samples"]
+    max_probes = params["max_probes"] or index.n_tables
+    max_probes = min(max_probes, index.n_tables)
+    sample = index._draw(X, n_samples, max_probes, seed, offset)
+    found = sample.classes >= 0
+    with np.errstate(invalid="ignore"):
+        values = np.where(
+            found, sample.scores + np.log(np.maximum(sample.bucket_sizes, 1)) - sample.log_probabilities, -np.inf
+        )
+    indptr = np.arange(0, values.size + 1, n_samples, dtype=np.int64)
+    totals["sample"] += int(found.sum())
+    totals["floored"] += sample.n_floored
+    totals["probes"] += int(sample.probes.sum())
+    return _scoring.segment_logsumexp(values.ravel(), indptr) - np.log(n_samples)
+
+
+def _mips_gumbel(W, X, index, params, seed, offset, totals):
+    n_classes, n_samples = W.shape[0], params["n_samples"]
+    sample = index._query(X)
+    top = _scoring.top_k_per_segment(sample.scores, sample.indptr, params["n_top"])
+    log_top = _scoring.segment_logsumexp(np.where(top, sample.scores, -np.inf), sample.indptr)
+    top_indptr = np.concatenate([[0], np.cumsum(top)])[sample.indptr].astype(np.int64)
+    top_counts = np.diff(top_indptr)
+    tail = _retrieval.uniform_classes_excluding(
+        top_indptr, sample.classes[top], n_samples, n_classes, seed, offset
+    ).ravel()
+    tail_indptr = np.arange(0, tail.shape[0] + 1, n_samples, dtype=np.int64)
+    tail_scores = np.where(tail >= 0, _score_pairs(W, X, tail_indptr, tail), -np.inf)
+    n_rest = n_classes - top_counts
+    with np.errstate(divide="ignore"):
+        log_tail = np.log(n_rest) - np.log(n_samples) + _scoring.segment_logsumexp(tail_scores, tail_indptr)
+    totals["score"] += int((tail >= 0).sum())
+    totals["sample"] += sample.classes.shape[0] + int((tail >= 0).sum())
+    totals["floored"] += sample.n_floored
+    return np.logaddexp(log_top, log_tail)
+
+
+_ESTIMATORS = {
+    "exact": _exact,
+    "lsh": _lsh_union,
+    "lsh-draw": _lsh_draw,
+    "uniform": _uniform,
+    "gumbel": _gumbel,
+    "mips-gumbel": _mips_gumbel,
+}
