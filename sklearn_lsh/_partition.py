@@ -241,7 +241,7 @@ def estimate_log_partition(W, X, method="lsh", *, random_state=None, return_work
             f"{n_empty} of {n_queries} queries sampled no class with method={method!r}, so their "
             "estimate is Z = 0 (log Z = -inf). Use fewer n_bits or more n_tables.",
             EmptySampleWarning,
-            stacklevel=2,
+            stacklevel=3,  # the caller of the validate_params wrapper
         )
     if not return_work:
         return log_z

@@ -1,0 +1,64 @@
+"""Plain NumPy reference implementations of the numba kernels.
+
+Slow, obvious code: each kernel test compares a kernel with its reference.
+"""
+
+import numpy as np
+from scipy.special import logsumexp
+
+
+def simhash_codes(X, projections, n_bits, n_tables, scale=None, extra=None):
+    """sign(scale * X @ R[:d] + extra * R[d]) bits packed per table."""
+    X = np.asarray(X.toarray() if hasattr(X, "toarray") else X, dtype=np.float64)
+    n, d = X.shape
+    scale = np.ones(n) if scale is None else scale
+    extra = np.zeros(n) if extra is None else extra
+    proj = scale[:, None] * (X @ projections[:d]) + extra[:, None] * projections[d][None, :]
+    bits = (proj > 0).reshape(n, n_tables, n_bits).astype(np.int64)
+    return (bits << np.arange(n_bits)).sum(axis=2)
+
+
+def mips_transform(W, M):
+    """[w / M, sqrt(1 - |w|^2 / M^2)] row-wise, M a scalar or per-row array."""
+    M = np.broadcast_to(np.asarray(M, dtype=np.float64), (W.shape[0],))
+    norms = np.linalg.norm(W, axis=1)
+    extra = np.sqrt(np.maximum(0.0, 1.0 - (norms / M) ** 2))
+    return np.hstack([W / M[:, None], extra[:, None]])
+
+
+def inclusion_probability(cos, n_bits, n_tables):
+    cp = 1.0 - np.arccos(np.clip(cos, -1, 1)) / np.pi
+    return 1.0 - (1.0 - cp**n_bits) ** n_tables
+
+
+def bucket_members(class_codes, table, code):
+    return set(np.flatnonzero(class_codes[:, table] == code).tolist())
+
+
+def union_candidates(query_codes, class_codes):
+    """List of sets: classes sharing a bucket with query i in any table."""
+    out = []
+    for row in query_codes:
+        found = set()
+        for t, code in enumerate(row):
+            found |= bucket_members(class_codes, t, code)
+        out.append(found)
+    return out
+
+
+def pair_scores(X, W, indptr, classes):
+    X = np.asarray(X.toarray() if hasattr(X, "toarray") else X, dtype=np.float64)
+    W = np.asarray(W, dtype=np.float64)
+    rows = np.repeat(np.arange(X.shape[0]), np.diff(indptr))
+    scores = np.einsum("ij,ij->i", X[rows], W[np.maximum(classes, 0)])
+    return np.where(classes >= 0, scores, 0.0)
+
+
+def segment_logsumexp(values, indptr):
+    return np.array(
+        [logsumexp(values[a:b]) if b > a else -np.inf for a, b in zip(indptr[:-1], indptr[1:])]
+    )
+
+
+def exact_log_partition(W, X):
+    return logsumexp(np.asarray(X, dtype=np.float64) @ np.asarray(W, dtype=np.float64).T, axis=1)

@@ -1,0 +1,81 @@
+"""SimHash kernels: NumPy reference, dense == CSR, collision rate 1 - phi / pi."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from sklearn_lsh._kernels import _hashing
+
+from . import reference
+
+
+def _random_sparse(rng, n, d, density, dtype):
+    X = sp.random(n, d, density=density, format="csr", random_state=rng, dtype=np.float64)
+    X.data = rng.standard_normal(X.data.shape[0])
+    return X.astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_bits, n_tables", [(1, 1), (7, 3), (16, 4), (63, 2)])
+def test_dense_codes_match_reference(dtype, n_bits, n_tables):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 12)).astype(dtype)
+    R = rng.standard_normal((13, n_bits * n_tables))
+    scale = rng.uniform(0.5, 2.0, 40)
+    extra = rng.uniform(0.0, 1.0, 40)
+    codes = _hashing.hash_dense(X, R, n_bits, n_tables, scale, extra)
+    assert codes.dtype == np.int64 and codes.shape == (40, n_tables)
+    assert (codes >= 0).all()
+    np.testing.assert_array_equal(codes, reference.simhash_codes(X, R, n_bits, n_tables, scale, extra))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dense_and_csr_codes_are_identical(dtype):
+    rng = np.random.default_rng(1)
+    X = _random_sparse(rng, 300, 500, 0.02, dtype)
+    R = rng.standard_normal((501, 8 * 6))
+    ones, zeros = np.ones(300), np.zeros(300)
+    from_csr = _hashing.hash_csr(X.indptr, X.indices, X.data, R, 8, 6, ones, zeros)
+    from_dense = _hashing.hash_dense(X.toarray(), R, 8, 6, ones, zeros)
+    np.testing.assert_array_equal(from_csr, from_dense)
+
+
+def test_zero_row_hashes_to_bucket_zero():
+    R = np.random.default_rng(2).standard_normal((5, 12))
+    codes = _hashing.hash_dense(np.zeros((1, 4)), R, 4, 3, np.ones(1), np.zeros(1))
+    np.testing.assert_array_equal(codes, 0)
+
+
+@pytest.mark.parametrize("angle", [0.1, np.pi / 4, np.pi / 2, 2.5])
+def test_collision_rate_is_one_minus_angle_over_pi(angle):
+    # 20,000 independent one-bit tables: the fraction of equal bits of two
+    # vectors at angle phi estimates 1 - phi / pi with a known binomial error.
+    rng = np.random.default_rng(3)
+    d, n_tables = 10, 20_000
+    u = rng.standard_normal(d)
+    u /= np.linalg.norm(u)
+    w = rng.standard_normal(d)
+    w -= (w @ u) * u
+    w /= np.linalg.norm(w)
+    v = np.cos(angle) * u + np.sin(angle) * w
+    R = rng.standard_normal((d + 1, n_tables))
+    codes = _hashing.hash_dense(np.vstack([u, v]), R, 1, n_tables, np.ones(2), np.zeros(2))
+    rate = np.mean(codes[0] == codes[1])
+    expected = 1 - angle / np.pi
+    se = np.sqrt(expected * (1 - expected) / n_tables)
+    assert abs(rate - expected) < 4 * se + 1e-12
+
+
+def test_collision_rate_detects_a_wrong_law():
+    # The same statistic separates 1 - phi/pi from a plausible wrong law
+    # (cos^2(phi / 2)), so the test above can fail.
+    rng = np.random.default_rng(4)
+    angle, d, n_tables = np.pi / 3, 10, 20_000
+    u = np.eye(d)[0]
+    v = np.cos(angle) * u + np.sin(angle) * np.eye(d)[1]
+    R = rng.standard_normal((d + 1, n_tables))
+    codes = _hashing.hash_dense(np.vstack([u, v]), R, 1, n_tables, np.ones(2), np.zeros(2))
+    rate = np.mean(codes[0] == codes[1])
+    wrong = np.cos(angle / 2) ** 2
+    se = np.sqrt(wrong * (1 - wrong) / n_tables)
+    assert abs(rate - wrong) > 4 * se

@@ -1,0 +1,171 @@
+"""LSHIndex: build, query, draw, rebuild, work accounting, persistence, errors."""
+
+import pickle
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from sklearn_lsh import LSHIndex, log_inclusion_probability
+
+from . import reference
+
+
+@pytest.fixture
+def problem():
+    rng = np.random.default_rng(0)
+    W = rng.standard_normal((400, 10)) * rng.uniform(0.2, 2.0, (400, 1))
+    X = rng.standard_normal((30, 10))
+    return W, X
+
+
+def test_log_inclusion_probability_matches_direct_formula():
+    cos = np.linspace(-1, 1, 41)
+    for n_bits, n_tables in [(1, 1), (4, 8), (20, 3), (63, 50)]:
+        got = np.exp(log_inclusion_probability(cos, n_bits, n_tables))
+        np.testing.assert_allclose(got, reference.inclusion_probability(cos, n_bits, n_tables), rtol=1e-7, atol=1e-12)
+    # tiny probabilities keep their relative precision (the direct formula rounds to 0)
+    tiny = np.exp(log_inclusion_probability(np.array([0.0]), 60, 3))[0]
+    assert tiny == pytest.approx(3 * 0.5**60, rel=1e-9)
+    # clamped: cosines a hair outside [-1, 1] do not produce NaN
+    assert np.isfinite(log_inclusion_probability(np.array([1 + 1e-12]), 4, 4)).all()
+
+
+@pytest.mark.parametrize("n_norm_ranges", [1, 7, 400])
+def test_union_probabilities_are_computed_on_the_hashed_vectors(problem, n_norm_ranges):
+    W, X = problem
+    index = LSHIndex(n_bits=5, n_tables=6, n_norm_ranges=n_norm_ranges, seed=1).build(W)
+    sample = index.query(X)
+    transformed = reference.mips_transform(W, index.class_scale_)
+    Q = X / np.linalg.norm(X, axis=1, keepdims=True)
+    for i in range(X.shape[0]):
+        lo, hi = sample.indptr[i], sample.indptr[i + 1]
+        classes = sample.classes[lo:hi]
+        np.testing.assert_allclose(sample.scores[lo:hi], W[classes] @ X[i], rtol=1e-10)
+        cos = transformed[classes, :-1] @ Q[i]  # the query's extra coordinate is 0
+        want = reference.inclusion_probability(cos, 5, 6)
+        np.testing.assert_allclose(np.exp(sample.log_probabilities[lo:hi]), want, rtol=1e-9)
+
+
+def test_norm_ranges_use_each_ranges_maximum():
+    W = np.diag([1.0, 2.0, 3.0, 4.0])
+    assert LSHIndex(2, 2, n_norm_ranges=1, seed=0).build(W).class_scale_.tolist() == [4, 4, 4, 4]
+    assert LSHIndex(2, 2, n_norm_ranges=2, seed=0).build(W).class_scale_.tolist() == [2, 2, 4, 4]
+    assert LSHIndex(2, 2, n_norm_ranges=99, seed=0).build(W).class_scale_.tolist() == [1, 2, 3, 4]
+
+
+def test_dense_and_csr_queries_agree(problem):
+    W, X = problem
+    X[np.abs(X) < 0.8] = 0.0
+    index = LSHIndex(n_bits=6, n_tables=4, seed=2).build(W)
+    np.testing.assert_array_equal(index.hash(X), index.hash(sp.csr_matrix(X)))
+    a, b = index.query(X), index.query(sp.csr_matrix(X))
+    np.testing.assert_array_equal(a.classes, b.classes)
+    np.testing.assert_allclose(a.log_probabilities, b.log_probabilities)
+
+
+def test_query_classes_found_with_certainty(problem):
+    W, _ = problem
+    index = LSHIndex(n_bits=8, n_tables=4, n_norm_ranges=1, seed=3).build(W)
+    biggest = int(np.argmax(np.linalg.norm(W, axis=1)))
+    sample = index.query(W[[biggest]])
+    # x = w_max: P(w_max) = [w_max / M, 0] is parallel to Q(x), cp = 1, P = 1
+    assert biggest in sample.classes.tolist()
+    pos = sample.classes.tolist().index(biggest)
+    assert sample.log_probabilities[pos] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_rebuild_draws_fresh_projections_and_counts_work(problem):
+    W, X = problem
+    index = LSHIndex(n_bits=4, n_tables=3, seed=4).build(W)
+    first = index.projections_.copy()
+    assert index.n_builds_ == 1 and index.build_inner_products_ == 400 * (4 * 3 + 1)
+    index.rebuild()
+    assert index.n_builds_ == 2 and not np.array_equal(first, index.projections_)
+    sample = index.query(X)
+    assert index.hash_inner_products_ == 30 * 12
+    assert index.score_inner_products_ == sample.classes.shape[0] + 30
+    again = LSHIndex(n_bits=4, n_tables=3, seed=4).build(W)
+    np.testing.assert_array_equal(again.projections_, first)  # same seed, same first build
+
+
+def test_draw_form_sample(problem):
+    W, X = problem
+    index = LSHIndex(n_bits=3, n_tables=4, seed=5).build(W)
+    sample = index.draw(X, 40, seed=1)
+    found = sample.classes >= 0
+    assert found.all()  # 3 bits, 400 classes: buckets are never all empty
+    np.testing.assert_allclose(
+        sample.scores, np.einsum("ij,imj->im", X, W[sample.classes]), rtol=1e-10
+    )
+    cos = sample.scores / (index.class_scale_[sample.classes] * np.linalg.norm(X, axis=1)[:, None])
+    want = reference.inclusion_probability(cos, 3, sample.probes)
+    np.testing.assert_allclose(np.exp(sample.log_probabilities), want, rtol=1e-9)
+    # same seed, same draws; no seed, fresh draws
+    np.testing.assert_array_equal(index.draw(X, 40, seed=1).classes, sample.classes)
+    assert not np.array_equal(index.draw(X, 40).classes, index.draw(X, 40).classes)
+
+
+def test_all_zero_weights_put_every_class_in_one_bucket():
+    index = LSHIndex(n_bits=6, n_tables=3, seed=0).build(np.zeros((50, 4)))
+    assert index.bucket_keys_.shape[0] == 3  # one bucket per table
+    sample = index.query(np.ones((2, 4)))
+    # cos = 0 for every class: P = 1 - (1 - 2^-6)^3, consistent with collisions
+    np.testing.assert_allclose(np.exp(sample.log_probabilities), 1 - (1 - 2.0**-6) ** 3)
+
+
+def test_pickle_holds_plain_arrays_and_queries_identically_in_a_fresh_process(problem, tmp_path):
+    W, X = problem
+    index = LSHIndex(n_bits=5, n_tables=4, seed=6).build(W)
+    for value in vars(index).values():
+        assert isinstance(value, (int, float, np.ndarray)), type(value)
+    path = tmp_path / "index.pkl"
+    path.write_bytes(pickle.dumps(index))
+    np.save(tmp_path / "X.npy", X)
+    code = (
+        "import pickle, numpy as np, sys;"
+        f"index = pickle.load(open({str(path)!r}, 'rb'));"
+        f"s = index.query(np.load({str(tmp_path / 'X.npy')!r}));"
+        "np.save(sys.argv[1], s.classes)"
+    )
+    out = tmp_path / "classes.npy"
+    subprocess.run([sys.executable, "-c", code, str(out)], check=True)
+    np.testing.assert_array_equal(np.load(out), index.query(X).classes)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"n_bits": 0}, ValueError, "n_bits must be in"),
+        ({"n_bits": 64}, ValueError, "n_bits must be in"),
+        ({"n_tables": 0}, ValueError, "n_tables must be"),
+        ({"n_bits": 2.5}, TypeError, "n_bits must be an int"),
+        ({"seed": -1}, ValueError, "seed must be"),
+    ],
+)
+def test_bad_parameters(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        LSHIndex(**kwargs)
+
+
+def test_bad_inputs(problem):
+    W, X = problem
+    with pytest.raises(ValueError, match="contains NaN"):
+        LSHIndex().build(np.full((3, 2), np.nan))
+    with pytest.raises(ValueError, match="empty"):
+        LSHIndex().build(np.zeros((0, 3)))
+    with pytest.raises(ValueError, match="2D"):
+        LSHIndex().build(np.zeros(3))
+    with pytest.raises(TypeError, match="dense"):
+        LSHIndex().build(sp.csr_matrix(W))
+    with pytest.raises(RuntimeError, match="not been built"):
+        LSHIndex().query(X)
+    index = LSHIndex(seed=0).build(W)
+    with pytest.raises(ValueError, match="has 3 features, but the index was built on 10"):
+        index.query(X[:, :3])
+    with pytest.raises(ValueError, match="contains NaN or infinity"):
+        index.query(np.full((1, 10), np.inf))
+    with pytest.raises(ValueError, match="max_probes must be in"):
+        index.draw(X, 3, max_probes=index.n_tables + 1)

@@ -1,0 +1,99 @@
+"""Bucket look-up kernels against NumPy/set references."""
+
+import numpy as np
+import pytest
+
+from sklearn_lsh import LSHIndex
+from sklearn_lsh._kernels import _retrieval
+
+from . import reference
+
+
+@pytest.fixture
+def index_and_codes():
+    rng = np.random.default_rng(0)
+    W = rng.standard_normal((300, 8))
+    index = LSHIndex(n_bits=4, n_tables=5, seed=0).build(W)
+    class_codes = np.empty((300, 5), dtype=np.int64)
+    for t in range(5):
+        lo, hi = index.table_ptr_[t], index.table_ptr_[t + 1]
+        for b in range(lo, hi):
+            class_codes[index.members_[index.bucket_ptr_[b] : index.bucket_ptr_[b + 1]], t] = index.bucket_keys_[b]
+    queries = rng.standard_normal((25, 8))
+    return index, class_codes, index.hash(queries)
+
+
+def test_tables_hold_every_class_once_per_table(index_and_codes):
+    index, _, _ = index_and_codes
+    members = index.members_.reshape(5, 300)
+    for t in range(5):
+        np.testing.assert_array_equal(np.sort(members[t]), np.arange(300))
+    assert index.bucket_ptr_[-1] == 5 * 300
+    assert np.all(np.diff(index.bucket_ptr_) > 0)  # no empty bucket is stored
+
+
+def test_stored_codes_match_reference_hash(index_and_codes):
+    index, class_codes, _ = index_and_codes
+    W = index.vectors_
+    transformed = reference.mips_transform(W, index.class_scale_)
+    expected = reference.simhash_codes(transformed[:, :-1], index.projections_, 4, 5,
+                                       scale=np.ones(300), extra=transformed[:, -1])
+    np.testing.assert_array_equal(class_codes, expected)
+
+
+def test_union_matches_set_reference(index_and_codes):
+    index, class_codes, query_codes = index_and_codes
+    indptr, classes, n_scanned = _retrieval.union_candidates(
+        query_codes, index.members_, index.table_ptr_, index.bucket_keys_, index.bucket_ptr_, 300
+    )
+    expected = reference.union_candidates(query_codes, class_codes)
+    for i, want in enumerate(expected):
+        got = classes[indptr[i] : indptr[i + 1]].tolist()
+        assert len(got) == len(set(got))  # deduplicated
+        assert set(got) == want
+        assert n_scanned[i] == sum(len(reference.bucket_members(class_codes, t, c)) for t, c in enumerate(query_codes[i]))
+
+
+def test_draws_come_from_a_probed_bucket(index_and_codes):
+    index, class_codes, query_codes = index_and_codes
+    classes, sizes, probes = _retrieval.draw_candidates(
+        query_codes, index.members_, index.table_ptr_, index.bucket_keys_, index.bucket_ptr_, 50, 5, 7, 0
+    )
+    assert classes.shape == sizes.shape == probes.shape == (25, 50)
+    assert np.all((probes >= 1) & (probes <= 5))
+    for i in range(25):
+        bucket_sets = [reference.bucket_members(class_codes, t, query_codes[i, t]) for t in range(5)]
+        for m in range(50):
+            j = classes[i, m]
+            if j < 0:
+                assert all(len(b) == 0 for b in bucket_sets)  # all 5 distinct tables probed
+                continue
+            assert sizes[i, m] in {len(b) for b in bucket_sets if j in b}
+
+
+def test_draws_do_not_depend_on_batch_chunking(index_and_codes):
+    index, _, query_codes = index_and_codes
+    args = (index.members_, index.table_ptr_, index.bucket_keys_, index.bucket_ptr_, 20, 3, 11)
+    whole = _retrieval.draw_candidates(query_codes, *args, 0)
+    tail = _retrieval.draw_candidates(query_codes[10:], *args, 10)
+    for a, b in zip(whole, tail):
+        np.testing.assert_array_equal(a[10:], b)
+
+
+def test_uniform_classes_excluding_avoids_excluded_and_covers_rest():
+    indptr = np.array([0, 3, 3, 5], dtype=np.int64)
+    excluded = np.array([0, 1, 2, 5, 5], dtype=np.int64)
+    out = _retrieval.uniform_classes_excluding(indptr, excluded, 4000, 6, 3, 0)
+    assert set(out[0].tolist()) == {3, 4, 5}
+    assert set(out[1].tolist()) == set(range(6))
+    assert set(out[2].tolist()) == {0, 1, 2, 3, 4}
+    counts = np.bincount(out[0], minlength=6)[3:]
+    assert np.all(np.abs(counts - 4000 / 3) < 4 * np.sqrt(4000 * (1 / 3) * (2 / 3)))
+    full = _retrieval.uniform_classes_excluding(np.array([0, 2]), np.array([0, 1]), 3, 2, 3, 0)
+    np.testing.assert_array_equal(full, -1)
+
+
+def test_uniform_classes_are_uniform():
+    out = _retrieval.uniform_classes(2, 50_000, 10, 5, 0)
+    counts = np.bincount(out.ravel(), minlength=10)
+    assert np.all(np.abs(counts - 10_000) < 4 * np.sqrt(100_000 * 0.1 * 0.9))
