@@ -112,6 +112,11 @@ def _check_options(method, options):
     validate_parameter_constraints(
         {k: _OPTION_CONSTRAINTS[k] for k in params}, params, caller_name="estimate_log_partition"
     )
+    if params.get("max_probes") is not None and params["max_probes"] > params["n_tables"]:
+        raise ValueError(
+            f"max_probes={params['max_probes']} exceeds n_tables={params['n_tables']}: a draw probes "
+            "distinct tables. Use max_probes <= n_tables, or None for all tables."
+        )
     return params
 
 
@@ -222,8 +227,7 @@ def estimate_log_partition(W, X, method="lsh", *, random_state=None, return_work
         index = LSHIndex(
             params["n_bits"], params["n_tables"], n_norm_ranges=params["n_norm_ranges"], seed=index_seed
         )
-        index.vectors_ = W  # validated above; no copy: W is not changed during the call
-        index._build()
+        index.build(W, copy=False)  # W is not changed during the call
     if method in ("exact", "gumbel"):
         W = W.astype(np.float64, copy=False)
 
@@ -310,7 +314,6 @@ def _lsh_union(W, X, index, params, seed, offset, totals):
 def _lsh_draw(W, X, index, params, seed, offset, totals):
     n_samples = params["n_samples"]
     max_probes = params["max_probes"] or index.n_tables
-    max_probes = min(max_probes, index.n_tables)
     sample = index._draw(X, n_samples, max_probes, seed, offset)
     found = sample.classes >= 0
     with np.errstate(invalid="ignore"):

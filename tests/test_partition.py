@@ -216,3 +216,5 @@ def test_bad_options_raise():
         estimate_log_partition(W, X, "lsh", n_bits=64)
     with pytest.raises(InvalidParameterError, match="n_samples"):
         estimate_log_partition(W, X, "uniform", n_samples=0)
+    with pytest.raises(ValueError, match="max_probes=5 exceeds n_tables=4"):
+        estimate_log_partition(W, X, "lsh-draw", n_tables=4, max_probes=5)
