@@ -64,12 +64,21 @@ class DrawSample(NamedTuple):
     n_floored: int
 
 
-def log_inclusion_probability(cosines, n_bits, n_tables):
-    """``log(1 - (1 - cp**n_bits)**n_tables)`` with ``cp = 1 - arccos(cos) / pi``.
+def log_inclusion_probability(cosines, n_bits, n_tables, table_design="independent"):
+    """Log of the probability that a class is in the union of a query's buckets.
 
-    Computed as ``log(-expm1(n_tables * log1p(-cp**n_bits)))`` so that tiny
-    and near-one probabilities keep their precision; cosines are clamped to
-    [-1, 1] first. ``n_tables`` may be an array (draw form: probes per draw).
+    ``cp = 1 - arccos(cos) / pi`` is the one-bit collision probability.
+
+    - ``table_design="independent"``: ``P = 1 - (1 - cp**n_bits)**n_tables``,
+      computed as ``-expm1(n_tables * log1p(-cp**n_bits))``.
+    - ``table_design="pairs"``: ``n_tables = m (m - 1) / 2`` tables, each the
+      concatenation of two of ``m`` independent groups of ``n_bits / 2`` bits
+      (Andoni & Indyk 2006). A class is retrieved when at least two groups
+      match: with ``q = cp**(n_bits / 2)``,
+      ``1 - P = (1 - q)**(m - 1) * (1 + (m - 1) q)``.
+
+    Cosines are clamped to [-1, 1]; everything is computed in log space so
+    that tiny and near-one probabilities keep their precision.
 
     Parameters
     ----------
@@ -78,7 +87,8 @@ def log_inclusion_probability(cosines, n_bits, n_tables):
     n_bits : int
         Bits per table (K).
     n_tables : int or ndarray of int
-        Number of independent tables looked up (L, or probes per draw).
+        Number of tables looked up (L, or probes per draw).
+    table_design : {"independent", "pairs"}, default="independent"
 
     Returns
     -------
@@ -92,12 +102,31 @@ def log_inclusion_probability(cosines, n_bits, n_tables):
     >>> p = np.exp(log_inclusion_probability(np.array([1.0, 0.0]), 2, 3))
     >>> np.round(p, 4)  # cos 1 always collides; cos 0: 1 - (1 - 0.25)**3
     array([1.    , 0.5781])
+    >>> # 3 groups of 1 bit, 3 pair tables: P(at least 2 of 3 bits match) = 0.5
+    >>> float(np.exp(log_inclusion_probability(np.array([0.0]), 2, 3, "pairs"))[0])
+    0.5
     """
     cos = np.clip(np.asarray(cosines, dtype=np.float64), -1.0, 1.0)
     collision = 1.0 - np.arccos(cos) / np.pi
-    per_table = collision**n_bits
     with np.errstate(divide="ignore"):
-        return np.log(-np.expm1(n_tables * np.log1p(-per_table)))
+        if table_design == "pairs":
+            n_groups = _pair_groups(n_tables)
+            q = collision ** (n_bits // 2)
+            log_miss = (n_groups - 1) * np.log1p(-q) + np.log1p((n_groups - 1) * q)
+            return np.log(-np.expm1(log_miss))
+        return np.log(-np.expm1(n_tables * np.log1p(-(collision**n_bits))))
+
+
+def _pair_groups(n_tables):
+    """m such that m (m - 1) / 2 == n_tables, or a ValueError."""
+    m = int(round((1 + np.sqrt(1 + 8 * n_tables)) / 2))
+    if m < 2 or m * (m - 1) // 2 != n_tables:
+        lo = max(2, int((1 + np.sqrt(1 + 8 * n_tables)) / 2))
+        raise ValueError(
+            f"table_design='pairs' needs n_tables = m (m - 1) / 2 for m >= 2 groups (1, 3, 6, 10, 15, ...); "
+            f"got n_tables={n_tables}. Nearest: {lo * (lo - 1) // 2} or {(lo + 1) * lo // 2}."
+        )
+    return m
 
 
 def _check_positive_int(value, name, low, high=None):
@@ -202,6 +231,13 @@ class LSHIndex:
         Number of norm ranges of the transform (1: the plain transform; a
         value >= n_classes: one range per class, i.e. angular SimHash of the
         class directions).
+    table_design : {"independent", "pairs"}, default="independent"
+        ``"independent"``: every table has its own ``n_bits`` projections, so
+        hashing a query costs ``n_bits * n_tables`` projections.
+        ``"pairs"``: ``m`` groups of ``n_bits / 2`` projections, every pair of
+        groups forms a table (``n_tables = m (m - 1) / 2``), so hashing costs
+        ``m * n_bits / 2`` projections (Andoni & Indyk 2006). Inclusion
+        probabilities are exact for both designs.
     seed : int, numpy.random.Generator or None, default=None
         Seed of the random projections (and of :meth:`draw` unless it is
         given its own). Build ``b`` uses projections drawn from
@@ -216,7 +252,7 @@ class LSHIndex:
     class_scale_ : ndarray of shape (n_classes,)
         ``M`` of each class: the largest norm of its norm range (1.0 for a
         range of zero vectors).
-    projections_ : ndarray of shape (n_features + 1, n_bits * n_tables)
+    projections_ : ndarray of shape (n_features + 1, hash_cost)
         Gaussian projections, feature-major; the last row is for the extra
         coordinate of the transform.
     members_ : ndarray of int32, shape (n_tables * n_classes,)
@@ -247,10 +283,27 @@ class LSHIndex:
     True
     """
 
-    def __init__(self, n_bits: int = 8, n_tables: int = 16, *, n_norm_ranges: int = 64, seed=None):
+    def __init__(
+        self,
+        n_bits: int = 8,
+        n_tables: int = 16,
+        *,
+        n_norm_ranges: int = 64,
+        table_design: str = "independent",
+        seed=None,
+    ):
         self.n_bits = _check_positive_int(n_bits, "n_bits", 1, 63)
         self.n_tables = _check_positive_int(n_tables, "n_tables", 1)
         self.n_norm_ranges = _check_positive_int(n_norm_ranges, "n_norm_ranges", 1)
+        if table_design not in ("independent", "pairs"):
+            raise ValueError(f"table_design must be 'independent' or 'pairs', got {table_design!r}.")
+        if table_design == "pairs":
+            if self.n_bits % 2:
+                raise ValueError(f"table_design='pairs' needs an even n_bits (two halves per table), got {n_bits}.")
+            self._n_groups, self._group_bits = _pair_groups(self.n_tables), self.n_bits // 2
+        else:
+            self._n_groups, self._group_bits = self.n_tables, self.n_bits
+        self.table_design = table_design
         if seed is None:
             seed = int(np.random.SeedSequence().entropy % (2**63))
         elif isinstance(seed, np.random.Generator):
@@ -300,11 +353,13 @@ class LSHIndex:
         n_classes, n_features = W.shape
         n_bits, n_tables = self.n_bits, self.n_tables
         rng = np.random.default_rng([self.seed, self.n_builds_])
-        projections = rng.standard_normal((n_features + 1, n_bits * n_tables))
+        projections = rng.standard_normal((n_features + 1, self._n_groups * self._group_bits))
         norms = _row_norms(W)
         class_scale = _norm_range_maxima(norms, self.n_norm_ranges)
         extra = np.sqrt(np.maximum(0.0, 1.0 - (norms / class_scale) ** 2))
-        codes = _hashing.hash_dense(W, projections, n_bits, n_tables, 1.0 / class_scale, extra)
+        codes = self._table_codes(
+            _hashing.hash_dense(W, projections, self._group_bits, self._n_groups, 1.0 / class_scale, extra)
+        )
         members = np.empty(n_tables * n_classes, dtype=np.int32)
         keys, ptrs, table_ptr = [], [], [0]
         for t in range(n_tables):
@@ -323,8 +378,20 @@ class LSHIndex:
         self.bucket_keys_ = np.concatenate(keys).astype(np.int64, copy=False)
         self.bucket_ptr_ = np.concatenate(ptrs).astype(np.int64, copy=False)
         self.n_builds_ += 1
-        self.build_inner_products_ += n_classes * (n_bits * n_tables + 1)
+        self.build_inner_products_ += n_classes * (self._n_groups * self._group_bits + 1)
         return self
+
+    def _table_codes(self, group_codes):
+        """Bucket ids per table from the hashed groups of bits."""
+        if self.table_design == "independent":
+            return group_codes
+        first, second = np.triu_indices(self._n_groups, k=1)
+        return group_codes[:, first] | (group_codes[:, second] << self._group_bits)
+
+    @property
+    def hash_cost(self) -> int:
+        """Projections (d-dimensional inner products) to hash one query."""
+        return self._n_groups * self._group_bits
 
     # ------------------------------------------------------------------ query
     @property
@@ -356,14 +423,13 @@ class LSHIndex:
     def _hash(self, X):
         n = X.shape[0]
         ones, zeros = np.ones(n), np.zeros(n)
+        bits, groups = self._group_bits, self._n_groups
         if sp.issparse(X):
-            codes = _hashing.hash_csr(
-                X.indptr, X.indices, X.data, self.projections_, self.n_bits, self.n_tables, ones, zeros
-            )
+            codes = _hashing.hash_csr(X.indptr, X.indices, X.data, self.projections_, bits, groups, ones, zeros)
         else:
-            codes = _hashing.hash_dense(X, self.projections_, self.n_bits, self.n_tables, ones, zeros)
-        self.hash_inner_products_ += n * self.n_bits * self.n_tables
-        return codes
+            codes = _hashing.hash_dense(X, self.projections_, bits, groups, ones, zeros)
+        self.hash_inner_products_ += n * self.hash_cost
+        return self._table_codes(codes)
 
     def _score_pairs(self, X, indptr, classes):
         if sp.issparse(X):
@@ -401,7 +467,9 @@ class LSHIndex:
         )
         scores = self._score_pairs(X, indptr, classes)
         norms = np.repeat(_row_norms(X), np.diff(indptr))
-        log_p = log_inclusion_probability(self._cosines(scores, classes, norms), self.n_bits, self.n_tables)
+        log_p = log_inclusion_probability(
+            self._cosines(scores, classes, norms), self.n_bits, self.n_tables, self.table_design
+        )
         floored = log_p < _LOG_MIN_PROBABILITY
         np.maximum(log_p, _LOG_MIN_PROBABILITY, out=log_p)
         self.score_inner_products_ += classes.shape[0] + X.shape[0]  # + query norms
@@ -420,7 +488,9 @@ class LSHIndex:
         max_probes : int, default=None
             Distinct tables tried per draw before giving up (``None``: all
             ``n_tables``). With ``max_probes=1`` the estimator is exactly
-            unbiased; skipping empty buckets makes it approximately so.
+            unbiased; skipping empty buckets makes it approximately so (the
+            probability ``1 - (1 - cp**K)**l`` treats the ``l`` probed tables
+            as independent, which pair tables are not).
         seed : int, default=None
             Seed of the draws; ``None`` derives a fresh one from the index
             seed and a call counter.
@@ -465,5 +535,5 @@ class LSHIndex:
         built = f", n_classes={self.vectors_.shape[0]}" if hasattr(self, "members_") else ""
         return (
             f"LSHIndex(n_bits={self.n_bits}, n_tables={self.n_tables}, "
-            f"n_norm_ranges={self.n_norm_ranges}, seed={self.seed}{built})"
+            f"n_norm_ranges={self.n_norm_ranges}, table_design={self.table_design!r}, seed={self.seed}{built})"
         )

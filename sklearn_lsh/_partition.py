@@ -38,11 +38,25 @@ class EmptySampleWarning(UserWarning):
 #: Default options of each method; an option not listed for a method is an error.
 METHOD_OPTIONS = {
     "exact": {},
-    "lsh": {"n_bits": 10, "n_tables": 12, "n_norm_ranges": 64},
-    "lsh-draw": {"n_bits": 4, "n_tables": 16, "n_norm_ranges": 64, "n_samples": 100, "max_probes": None},
+    "lsh": {"n_bits": 10, "n_tables": 12, "n_norm_ranges": 64, "table_design": "independent"},
+    "lsh-draw": {
+        "n_bits": 4,
+        "n_tables": 16,
+        "n_norm_ranges": 64,
+        "table_design": "independent",
+        "n_samples": 100,
+        "max_probes": None,
+    },
     "uniform": {"n_samples": 100},
     "gumbel": {"n_samples": 100},
-    "mips-gumbel": {"n_bits": 10, "n_tables": 12, "n_norm_ranges": 64, "n_top": 10, "n_samples": 100},
+    "mips-gumbel": {
+        "n_bits": 10,
+        "n_tables": 12,
+        "n_norm_ranges": 64,
+        "table_design": "independent",
+        "n_top": 10,
+        "n_samples": 100,
+    },
 }
 METHODS = tuple(METHOD_OPTIONS)
 
@@ -50,6 +64,7 @@ _OPTION_CONSTRAINTS = {
     "n_bits": [Interval(Integral, 1, 63, closed="both")],
     "n_tables": [Interval(Integral, 1, None, closed="left")],
     "n_norm_ranges": [Interval(Integral, 1, None, closed="left")],
+    "table_design": [StrOptions({"independent", "pairs"})],
     "n_samples": [Interval(Integral, 1, None, closed="left")],
     "max_probes": [Interval(Integral, 1, None, closed="left"), None],
     "n_top": [Interval(Integral, 1, None, closed="left")],
@@ -162,9 +177,10 @@ def estimate_log_partition(W, X, method="lsh", *, random_state=None, return_work
     **options
         Per-method options (an option the method does not use is an error):
 
-        - ``n_bits`` (int in [1, 63]), ``n_tables`` (int >= 1) and
-          ``n_norm_ranges`` (int >= 1): the hash tables, see :class:`LSHIndex`
-          ("lsh", "lsh-draw", "mips-gumbel").
+        - ``n_bits`` (int in [1, 63]), ``n_tables`` (int >= 1),
+          ``n_norm_ranges`` (int >= 1) and ``table_design`` ("independent"
+          or "pairs"): the hash tables, see :class:`LSHIndex` ("lsh",
+          "lsh-draw", "mips-gumbel").
         - ``n_samples`` (int >= 1): draws ("lsh-draw", "uniform", "gumbel")
           or the uniform tail ("mips-gumbel").
         - ``max_probes`` (int or None): tables tried per draw ("lsh-draw").
@@ -225,7 +241,11 @@ def estimate_log_partition(W, X, method="lsh", *, random_state=None, return_work
     index = None
     if "n_bits" in params:
         index = LSHIndex(
-            params["n_bits"], params["n_tables"], n_norm_ranges=params["n_norm_ranges"], seed=index_seed
+            params["n_bits"],
+            params["n_tables"],
+            n_norm_ranges=params["n_norm_ranges"],
+            table_design=params["table_design"],
+            seed=index_seed,
         )
         index.build(W, copy=False)  # W is not changed during the call
     if method in ("exact", "gumbel"):

@@ -49,6 +49,53 @@ def test_union_probabilities_are_computed_on_the_hashed_vectors(problem, n_norm_
         np.testing.assert_allclose(np.exp(sample.log_probabilities[lo:hi]), want, rtol=1e-9)
 
 
+@pytest.mark.parametrize("m", [2, 3, 5, 12])
+def test_pair_probability_matches_binomial_reference(m):
+    cos = np.linspace(-1, 1, 21)
+    q = (1 - np.arccos(cos) / np.pi) ** 3
+    want = 1 - (1 - q) ** m - m * q * (1 - q) ** (m - 1)  # P(at least 2 of m groups match)
+    got = np.exp(log_inclusion_probability(cos, 6, m * (m - 1) // 2, "pairs"))
+    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("table_design, n_bits, n_tables", [("independent", 3, 4), ("pairs", 4, 6)])
+def test_union_membership_frequency_over_rebuilds_matches_p(table_design, n_bits, n_tables):
+    # The defining property of P_j: over independent builds, class j is in
+    # the query's union with probability P_j (computed on the hashed vectors).
+    rng = np.random.default_rng(7)
+    W = rng.standard_normal((40, 6)) * rng.uniform(0.3, 1.5, (40, 1))
+    x = rng.standard_normal((1, 6))
+    index = LSHIndex(n_bits, n_tables, n_norm_ranges=4, table_design=table_design, seed=0).build(W)
+    n_trials, hits, returned = 3000, np.zeros(40), np.full(40, np.nan)
+    for _ in range(n_trials):
+        sample = index.query(x)
+        hits[sample.classes] += 1
+        returned[sample.classes] = np.exp(sample.log_probabilities)  # P_j does not depend on the draw
+        index.rebuild()
+    cos = (W @ x[0]) / (index.class_scale_ * np.linalg.norm(x))
+    p = np.exp(log_inclusion_probability(cos, n_bits, n_tables, table_design))
+    seen = ~np.isnan(returned)
+    np.testing.assert_allclose(returned[seen], p[seen], rtol=1e-9)
+    frequency = hits / n_trials
+    assert np.all(np.abs(frequency - p) < 4.5 * np.sqrt(p * (1 - p) / n_trials) + 1e-9)
+    if table_design == "pairs":
+        # power: the independent-tables formula is rejected for pair tables
+        wrong = np.exp(log_inclusion_probability(cos, n_bits, n_tables, "independent"))
+        assert np.any(np.abs(frequency - wrong) > 4.5 * np.sqrt(wrong * (1 - wrong) / n_trials))
+
+
+def test_pairs_design_hashes_fewer_projections(problem):
+    W, X = problem
+    index = LSHIndex(n_bits=8, n_tables=10, table_design="pairs", seed=0).build(W)  # m = 5 groups
+    assert index.hash_cost == 5 * 4 and index.projections_.shape == (11, 20)
+    codes = index.hash(X)
+    assert codes.shape == (30, 10) and codes.max() < 2**8
+    groups = reference.simhash_codes(X, index.projections_, 4, 5)
+    first, second = np.triu_indices(5, k=1)
+    np.testing.assert_array_equal(codes, groups[:, first] | (groups[:, second] << 4))
+    assert index.query(X).classes.size > 0 and index.hash_inner_products_ == 30 * 20 * 2
+
+
 def test_norm_ranges_use_each_ranges_maximum():
     W = np.diag([1.0, 2.0, 3.0, 4.0])
     assert LSHIndex(2, 2, n_norm_ranges=1, seed=0).build(W).class_scale_.tolist() == [4, 4, 4, 4]
@@ -120,7 +167,7 @@ def test_pickle_holds_plain_arrays_and_queries_identically_in_a_fresh_process(pr
     W, X = problem
     index = LSHIndex(n_bits=5, n_tables=4, seed=6).build(W)
     for value in vars(index).values():
-        assert isinstance(value, (int, float, np.ndarray)), type(value)
+        assert isinstance(value, (int, float, str, np.ndarray)), type(value)
     path = tmp_path / "index.pkl"
     path.write_bytes(pickle.dumps(index))
     np.save(tmp_path / "X.npy", X)
@@ -143,6 +190,9 @@ def test_pickle_holds_plain_arrays_and_queries_identically_in_a_fresh_process(pr
         ({"n_tables": 0}, ValueError, "n_tables must be"),
         ({"n_bits": 2.5}, TypeError, "n_bits must be an int"),
         ({"seed": -1}, ValueError, "seed must be"),
+        ({"table_design": "tree"}, ValueError, "table_design must be"),
+        ({"n_bits": 5, "table_design": "pairs"}, ValueError, "even n_bits"),
+        ({"n_bits": 6, "n_tables": 7, "table_design": "pairs"}, ValueError, "Nearest: 6 or 10"),
     ],
 )
 def test_bad_parameters(kwargs, error, match):

@@ -93,6 +93,7 @@ def _z_scores(estimates, truth):
     [
         ("lsh", {"n_bits": 6, "n_tables": 4, "n_norm_ranges": 1}),
         ("lsh", {"n_bits": 4, "n_tables": 2, "n_norm_ranges": 8}),
+        ("lsh", {"n_bits": 6, "n_tables": 6, "n_norm_ranges": 8, "table_design": "pairs"}),
         ("lsh-draw", {"n_bits": 2, "n_tables": 4, "n_samples": 5}),  # K small: probes rarely miss
         ("lsh-draw", {"n_bits": 5, "n_tables": 4, "n_samples": 5, "max_probes": 1}),  # exactly unbiased
         ("mips-gumbel", {"n_bits": 6, "n_tables": 2, "n_top": 5, "n_samples": 20}),
@@ -216,5 +217,9 @@ def test_bad_options_raise():
         estimate_log_partition(W, X, "lsh", n_bits=64)
     with pytest.raises(InvalidParameterError, match="n_samples"):
         estimate_log_partition(W, X, "uniform", n_samples=0)
+    with pytest.raises(ValueError, match="n_tables = m"):
+        estimate_log_partition(W, X, "lsh", n_tables=4, table_design="pairs")
+    with pytest.raises(InvalidParameterError, match="table_design"):
+        estimate_log_partition(W, X, "lsh", table_design="pair")
     with pytest.raises(ValueError, match="max_probes=5 exceeds n_tables=4"):
         estimate_log_partition(W, X, "lsh-draw", n_tables=4, max_probes=5)
