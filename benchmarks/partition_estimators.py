@@ -53,13 +53,22 @@ def run(W, X, method, exact, seed, **options):
     }
 
 
+def table_settings(n_classes):
+    """(n_bits, n_tables, table_design, projections per query) candidates."""
+    for n_bits, n_tables in itertools.product((4, 6, 8, 10, 12, 14, 16), (2, 4, 8, 12, 16, 24, 32)):
+        yield n_bits, n_tables, "independent", n_bits * n_tables
+    for n_bits, n_groups in itertools.product((6, 8, 10, 12, 14, 16), (3, 4, 5, 6, 8, 10, 12, 16)):
+        yield n_bits, n_groups * (n_groups - 1) // 2, "pairs", n_groups * n_bits // 2
+
+
 def lsh_grid(method, budget, n_classes):
-    ranges = sorted({1, 64, n_classes})
-    for n_bits, n_tables, n_norm_ranges in itertools.product((4, 6, 8, 10, 12, 14, 16), (2, 4, 8, 12, 16, 24, 32), ranges):
-        hashing = n_bits * n_tables + 1
+    for (n_bits, n_tables, design, projections), n_norm_ranges in itertools.product(
+        table_settings(n_classes), sorted({1, 64, n_classes})
+    ):
+        hashing = projections + 1
         if hashing >= budget:
             continue
-        base = {"n_bits": n_bits, "n_tables": n_tables, "n_norm_ranges": n_norm_ranges}
+        base = {"n_bits": n_bits, "n_tables": n_tables, "n_norm_ranges": n_norm_ranges, "table_design": design}
         if method == "lsh":
             yield base
         elif method == "lsh-draw":
@@ -165,8 +174,8 @@ def main(argv=None):
             f"{100 * share10:.0f}% of Z on average and the best 1% of classes {100 * share1pc:.0f}%. "
             f"Exact log Z: {exact_run['ms']:.3f} ms/query ({args.n_classes} IPs).",
             "",
-            "IPs = d-dimensional inner products per query, hashing the query included (n_bits x n_tables, "
-            "plus its norm); building the tables (C x n_bits x n_tables) is a one-off cost over the class "
+            "IPs = d-dimensional inner products per query, hashing the query included (n_bits x n_tables "
+            "projections, or n_groups x n_bits / 2 for table_design=pairs, plus the query norm); building the tables (C x n_bits x n_tables) is a one-off cost over the class "
             "vectors, amortised over the queries in ms/query. \"gumbel\" draws as many maxima as the budget, "
             "each over all C perturbed scores. LSH settings were picked on the calibration queries.",
             "",

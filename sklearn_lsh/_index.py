@@ -360,23 +360,19 @@ class LSHIndex:
         codes = self._table_codes(
             _hashing.hash_dense(W, projections, self._group_bits, self._n_groups, 1.0 / class_scale, extra)
         )
-        members = np.empty(n_tables * n_classes, dtype=np.int32)
-        keys, ptrs, table_ptr = [], [], [0]
-        for t in range(n_tables):
-            order = np.argsort(codes[:, t], kind="stable")
-            sorted_codes = codes[order, t]
-            members[t * n_classes : (t + 1) * n_classes] = order
-            table_keys, starts = np.unique(sorted_codes, return_index=True)
-            keys.append(table_keys)
-            ptrs.append(starts + t * n_classes)
-            table_ptr.append(table_ptr[-1] + table_keys.shape[0])
-        ptrs.append(np.array([n_tables * n_classes]))
+        # Sort every table's column of bucket ids at once; a bucket starts
+        # wherever the sorted id changes.
+        order = np.argsort(codes, axis=0, kind="stable")
+        sorted_codes = np.take_along_axis(codes, order, axis=0).T  # (n_tables, n_classes)
+        starts = np.ones((n_tables, n_classes), dtype=bool)
+        starts[:, 1:] = sorted_codes[:, 1:] != sorted_codes[:, :-1]
+        members = order.T.astype(np.int32).ravel()
         self.projections_ = projections
         self.class_scale_ = class_scale
         self.members_ = members
-        self.table_ptr_ = np.asarray(table_ptr, dtype=np.int64)
-        self.bucket_keys_ = np.concatenate(keys).astype(np.int64, copy=False)
-        self.bucket_ptr_ = np.concatenate(ptrs).astype(np.int64, copy=False)
+        self.table_ptr_ = np.concatenate([[0], np.cumsum(starts.sum(axis=1))]).astype(np.int64)
+        self.bucket_keys_ = sorted_codes[starts].astype(np.int64, copy=False)
+        self.bucket_ptr_ = np.concatenate([np.flatnonzero(starts.ravel()), [n_tables * n_classes]]).astype(np.int64)
         self.n_builds_ += 1
         self.build_inner_products_ += n_classes * (self._n_groups * self._group_bits + 1)
         return self

@@ -38,6 +38,8 @@ class EmptySampleWarning(UserWarning):
 #: Default options of each method; an option not listed for a method is an error.
 METHOD_OPTIONS = {
     "exact": {},
+    # n_tables keeps the textbook meaning (L independent tables) by default;
+    # table_design="pairs" is an explicit opt-in (docs/estimators.md).
     "lsh": {"n_bits": 10, "n_tables": 12, "n_norm_ranges": 64, "table_design": "independent"},
     "lsh-draw": {
         "n_bits": 4,

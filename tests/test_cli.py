@@ -13,8 +13,10 @@ def test_partition_command_prints_a_table_of_every_method(capsys):
     out = capsys.readouterr().out
     lines = out.splitlines()
     header = next(i for i, line in enumerate(lines) if line.startswith("method"))
-    rows = {line.split()[0]: line.split() for line in lines[header + 2 : header + 8]}
-    assert set(rows) == {"exact", "lsh", "lsh-draw", "mips-gumbel", "uniform", "gumbel"}
+    body = [line.split() for line in lines[header + 2 : header + 9]]
+    rows = {row[0]: row for row in body}
+    assert [row[0] for row in body] == ["exact", "lsh", "lsh", "lsh-draw", "mips-gumbel", "uniform", "gumbel"]
+    assert "table_design=pairs" in " ".join(body[2])
     assert float(rows["exact"][1]) == 0.0  # MAE of the exact method
     assert rows["exact"][2] == "500"  # C inner products
     assert rows["uniform"][2] == "20"
