@@ -351,9 +351,9 @@ class LSHIndex:
     def _build(self):
         W = self.vectors_
         n_classes, n_features = W.shape
-        n_bits, n_tables = self.n_bits, self.n_tables
+        n_tables = self.n_tables
         rng = np.random.default_rng([self.seed, self.n_builds_])
-        projections = rng.standard_normal((n_features + 1, self._n_groups * self._group_bits))
+        projections = rng.standard_normal((n_features + 1, self.hash_cost))
         norms = _row_norms(W)
         class_scale = _norm_range_maxima(norms, self.n_norm_ranges)
         extra = np.sqrt(np.maximum(0.0, 1.0 - (norms / class_scale) ** 2))
@@ -374,7 +374,7 @@ class LSHIndex:
         self.bucket_keys_ = sorted_codes[starts].astype(np.int64, copy=False)
         self.bucket_ptr_ = np.concatenate([np.flatnonzero(starts.ravel()), [n_tables * n_classes]]).astype(np.int64)
         self.n_builds_ += 1
-        self.build_inner_products_ += n_classes * (self._n_groups * self._group_bits + 1)
+        self.build_inner_products_ += n_classes * (self.hash_cost + 1)
         return self
 
     def _table_codes(self, group_codes):
