@@ -71,6 +71,7 @@ def lsh_grid(method, budget, n_classes):
         base = {"n_bits": n_bits, "n_tables": n_tables, "n_norm_ranges": n_norm_ranges, "table_design": design}
         if method == "lsh":
             yield base
+            yield {**base, "probe_radius": 1}
         elif method == "lsh-draw":
             if n_bits <= 10:
                 yield {**base, "n_samples": budget - hashing}

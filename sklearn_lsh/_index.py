@@ -64,7 +64,7 @@ class DrawSample(NamedTuple):
     n_floored: int
 
 
-def log_inclusion_probability(cosines, n_bits, n_tables, table_design="independent"):
+def log_inclusion_probability(cosines, n_bits, n_tables, table_design="independent", probe_radius=0):
     """Log of the probability that a class is in the union of a query's buckets.
 
     ``cp = 1 - arccos(cos) / pi`` is the one-bit collision probability.
@@ -76,6 +76,12 @@ def log_inclusion_probability(cosines, n_bits, n_tables, table_design="independe
       (Andoni & Indyk 2006). A class is retrieved when at least two groups
       match: with ``q = cp**(n_bits / 2)``,
       ``1 - P = (1 - q)**(m - 1) * (1 + (m - 1) q)``.
+
+    With ``probe_radius=1`` every bucket one bit away from the query's is
+    probed too, so a table retrieves a class with at most one differing bit:
+    ``cp**K + K cp**(K - 1) (1 - cp)`` per independent table; for pairs, with
+    ``q0 = cp**h`` and ``q1 = h cp**(h - 1) (1 - cp)`` (``h = n_bits / 2``),
+    ``1 - P = (1 - q0)**m + m q0 (1 - q0 - q1)**(m - 1)``.
 
     Cosines are clamped to [-1, 1]; everything is computed in log space so
     that tiny and near-one probabilities keep their precision.
@@ -89,6 +95,8 @@ def log_inclusion_probability(cosines, n_bits, n_tables, table_design="independe
     n_tables : int or ndarray of int
         Number of tables looked up (L, or probes per draw).
     table_design : {"independent", "pairs"}, default="independent"
+    probe_radius : {0, 1}, default=0
+        Hamming radius of the buckets probed around the query's.
 
     Returns
     -------
@@ -108,13 +116,20 @@ def log_inclusion_probability(cosines, n_bits, n_tables, table_design="independe
     """
     cos = np.clip(np.asarray(cosines, dtype=np.float64), -1.0, 1.0)
     collision = 1.0 - np.arccos(cos) / np.pi
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):
         if table_design == "pairs":
-            n_groups = _pair_groups(n_tables)
-            q = collision ** (n_bits // 2)
-            log_miss = (n_groups - 1) * np.log1p(-q) + np.log1p((n_groups - 1) * q)
+            m, h = _pair_groups(n_tables), n_bits // 2
+            q0 = collision**h
+            if probe_radius == 0:
+                log_miss = (m - 1) * np.log1p(-q0) + np.log1p((m - 1) * q0)
+            else:
+                q1 = h * collision ** (h - 1) * (1.0 - collision)
+                log_miss = np.logaddexp(m * np.log1p(-q0), np.log(m * q0) + (m - 1) * np.log1p(-np.minimum(q0 + q1, 1.0)))
             return np.log(-np.expm1(log_miss))
-        return np.log(-np.expm1(n_tables * np.log1p(-(collision**n_bits))))
+        per_table = collision**n_bits
+        if probe_radius:
+            per_table = per_table + n_bits * collision ** (n_bits - 1) * (1.0 - collision)
+        return np.log(-np.expm1(n_tables * np.log1p(-np.minimum(per_table, 1.0))))
 
 
 def _pair_groups(n_tables):
@@ -238,6 +253,11 @@ class LSHIndex:
         groups forms a table (``n_tables = m (m - 1) / 2``), so hashing costs
         ``m * n_bits / 2`` projections (Andoni & Indyk 2006). Inclusion
         probabilities are exact for both designs.
+    probe_radius : {0, 1}, default=0
+        Multi-probe: with 1, :meth:`query` also looks up the ``n_bits``
+        buckets one bit away from the query's in every table. This costs
+        bucket look-ups, not inner products; inclusion probabilities stay
+        exact. :meth:`draw` always probes the query's own bucket.
     seed : int, numpy.random.Generator or None, default=None
         Seed of the random projections (and of :meth:`draw` unless it is
         given its own). Build ``b`` uses projections drawn from
@@ -290,6 +310,7 @@ class LSHIndex:
         *,
         n_norm_ranges: int = 64,
         table_design: str = "independent",
+        probe_radius: int = 0,
         seed=None,
     ):
         self.n_bits = _check_positive_int(n_bits, "n_bits", 1, 63)
@@ -304,6 +325,9 @@ class LSHIndex:
         else:
             self._n_groups, self._group_bits = self.n_tables, self.n_bits
         self.table_design = table_design
+        if probe_radius not in (0, 1) or isinstance(probe_radius, bool):
+            raise ValueError(f"probe_radius must be 0 or 1, got {probe_radius!r}.")
+        self.probe_radius = probe_radius
         if seed is None:
             seed = int(np.random.SeedSequence().entropy % (2**63))
         elif isinstance(seed, np.random.Generator):
@@ -459,12 +483,13 @@ class LSHIndex:
     def _query(self, X):
         codes = self._hash(X)
         indptr, classes, n_scanned = _retrieval.union_candidates(
-            codes, self.members_, self.table_ptr_, self.bucket_keys_, self.bucket_ptr_, self.n_classes
+            codes, self.members_, self.table_ptr_, self.bucket_keys_, self.bucket_ptr_, self.n_classes,
+            1 + self.probe_radius * self.n_bits,
         )
         scores = self._score_pairs(X, indptr, classes)
         norms = np.repeat(_row_norms(X), np.diff(indptr))
         log_p = log_inclusion_probability(
-            self._cosines(scores, classes, norms), self.n_bits, self.n_tables, self.table_design
+            self._cosines(scores, classes, norms), self.n_bits, self.n_tables, self.table_design, self.probe_radius
         )
         floored = log_p < _LOG_MIN_PROBABILITY
         np.maximum(log_p, _LOG_MIN_PROBABILITY, out=log_p)
@@ -531,5 +556,6 @@ class LSHIndex:
         built = f", n_classes={self.vectors_.shape[0]}" if hasattr(self, "members_") else ""
         return (
             f"LSHIndex(n_bits={self.n_bits}, n_tables={self.n_tables}, "
-            f"n_norm_ranges={self.n_norm_ranges}, table_design={self.table_design!r}, seed={self.seed}{built})"
+            f"n_norm_ranges={self.n_norm_ranges}, table_design={self.table_design!r}, "
+            f"probe_radius={self.probe_radius}, seed={self.seed}{built})"
         )

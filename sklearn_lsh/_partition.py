@@ -40,7 +40,7 @@ METHOD_OPTIONS = {
     "exact": {},
     # n_tables keeps the textbook meaning (L independent tables) by default;
     # table_design="pairs" is an explicit opt-in (docs/estimators.md).
-    "lsh": {"n_bits": 10, "n_tables": 12, "n_norm_ranges": 64, "table_design": "independent"},
+    "lsh": {"n_bits": 10, "n_tables": 12, "n_norm_ranges": 64, "table_design": "independent", "probe_radius": 0},
     "lsh-draw": {
         "n_bits": 4,
         "n_tables": 16,
@@ -56,6 +56,7 @@ METHOD_OPTIONS = {
         "n_tables": 12,
         "n_norm_ranges": 64,
         "table_design": "independent",
+        "probe_radius": 0,
         "n_top": 10,
         "n_samples": 100,
     },
@@ -67,6 +68,7 @@ _OPTION_CONSTRAINTS = {
     "n_tables": [Interval(Integral, 1, None, closed="left")],
     "n_norm_ranges": [Interval(Integral, 1, None, closed="left")],
     "table_design": [StrOptions({"independent", "pairs"})],
+    "probe_radius": [Interval(Integral, 0, 1, closed="both")],
     "n_samples": [Interval(Integral, 1, None, closed="left")],
     "max_probes": [Interval(Integral, 1, None, closed="left"), None],
     "n_top": [Interval(Integral, 1, None, closed="left")],
@@ -183,6 +185,8 @@ def estimate_log_partition(W, X, method="lsh", *, random_state=None, return_work
           ``n_norm_ranges`` (int >= 1) and ``table_design`` ("independent"
           or "pairs"): the hash tables, see :class:`LSHIndex` ("lsh",
           "lsh-draw", "mips-gumbel").
+        - ``probe_radius`` (0 or 1): multi-probe radius of the union ("lsh",
+          "mips-gumbel").
         - ``n_samples`` (int >= 1): draws ("lsh-draw", "uniform", "gumbel")
           or the uniform tail ("mips-gumbel").
         - ``max_probes`` (int or None): tables tried per draw ("lsh-draw").
@@ -247,6 +251,7 @@ def estimate_log_partition(W, X, method="lsh", *, random_state=None, return_work
             params["n_tables"],
             n_norm_ranges=params["n_norm_ranges"],
             table_design=params["table_design"],
+            probe_radius=params.get("probe_radius", 0),
             seed=index_seed,
         )
         index.build(W, copy=False)  # W is not changed during the call

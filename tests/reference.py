@@ -35,15 +35,40 @@ def bucket_members(class_codes, table, code):
     return set(np.flatnonzero(class_codes[:, table] == code).tolist())
 
 
-def union_candidates(query_codes, class_codes):
-    """List of sets: classes sharing a bucket with query i in any table."""
+def union_candidates(query_codes, class_codes, probe_bits=0):
+    """List of sets: classes whose code differs from query i's in at most
+    ``probe_bits > 0 and 1`` bit (of ``probe_bits`` bits) in any table."""
     out = []
     for row in query_codes:
         found = set()
         for t, code in enumerate(row):
             found |= bucket_members(class_codes, t, code)
+            for b in range(probe_bits):
+                found |= bucket_members(class_codes, t, code ^ (1 << b))
         out.append(found)
     return out
+
+
+def union_probability_by_enumeration(cp, n_bits, n_tables, table_design, probe_radius):
+    """P(class in union) by summing over the number of mismatching bits per
+    group (binomial), for small sizes: an independent check of the closed forms."""
+    from itertools import product
+    from math import comb
+
+    groups, bits = (n_tables, n_bits) if table_design == "independent" else (None, n_bits // 2)
+    if table_design == "pairs":
+        groups = int(round((1 + np.sqrt(1 + 8 * n_tables)) / 2))
+    law = [comb(bits, k) * cp ** (bits - k) * (1 - cp) ** k for k in range(bits + 1)]
+    total = 0.0
+    for mismatches in product(range(bits + 1), repeat=groups):
+        weight = np.prod([law[k] for k in mismatches])
+        if table_design == "independent":
+            hit = any(k <= probe_radius for k in mismatches)
+        else:
+            hit = any(mismatches[a] + mismatches[b] <= probe_radius
+                      for a in range(groups) for b in range(a + 1, groups))
+        total += weight * hit
+    return total
 
 
 def pair_scores(X, W, indptr, classes):

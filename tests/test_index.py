@@ -58,14 +58,31 @@ def test_pair_probability_matches_binomial_reference(m):
     np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)
 
 
-@pytest.mark.parametrize("table_design, n_bits, n_tables", [("independent", 3, 4), ("pairs", 4, 6)])
-def test_union_membership_frequency_over_rebuilds_matches_p(table_design, n_bits, n_tables):
+@pytest.mark.parametrize(
+    "table_design, n_bits, n_tables, probe_radius",
+    [("independent", 3, 4, 0), ("pairs", 4, 6, 0), ("independent", 2, 3, 0), ("independent", 4, 2, 1), ("pairs", 6, 3, 1), ("pairs", 4, 6, 1)],
+)
+def test_closed_forms_match_enumeration(table_design, n_bits, n_tables, probe_radius):
+    for cp in (0.5, 0.7, 0.93):
+        cos = np.cos(np.pi * (1 - cp))
+        got = np.exp(log_inclusion_probability(np.array([cos]), n_bits, n_tables, table_design, probe_radius))[0]
+        want = reference.union_probability_by_enumeration(cp, n_bits, n_tables, table_design, probe_radius)
+        assert got == pytest.approx(want, rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    "table_design, n_bits, n_tables, probe_radius",
+    [("independent", 3, 4, 0), ("pairs", 4, 6, 0), ("independent", 5, 3, 1), ("pairs", 6, 6, 1)],
+)
+def test_union_membership_frequency_over_rebuilds_matches_p(table_design, n_bits, n_tables, probe_radius):
     # The defining property of P_j: over independent builds, class j is in
     # the query's union with probability P_j (computed on the hashed vectors).
     rng = np.random.default_rng(7)
     W = rng.standard_normal((40, 6)) * rng.uniform(0.3, 1.5, (40, 1))
     x = rng.standard_normal((1, 6))
-    index = LSHIndex(n_bits, n_tables, n_norm_ranges=4, table_design=table_design, seed=0).build(W)
+    index = LSHIndex(
+        n_bits, n_tables, n_norm_ranges=4, table_design=table_design, probe_radius=probe_radius, seed=0
+    ).build(W)
     n_trials, hits, returned = 3000, np.zeros(40), np.full(40, np.nan)
     for _ in range(n_trials):
         sample = index.query(x)
@@ -73,13 +90,13 @@ def test_union_membership_frequency_over_rebuilds_matches_p(table_design, n_bits
         returned[sample.classes] = np.exp(sample.log_probabilities)  # P_j does not depend on the draw
         index.rebuild()
     cos = (W @ x[0]) / (index.class_scale_ * np.linalg.norm(x))
-    p = np.exp(log_inclusion_probability(cos, n_bits, n_tables, table_design))
+    p = np.exp(log_inclusion_probability(cos, n_bits, n_tables, table_design, probe_radius))
     seen = ~np.isnan(returned)
     np.testing.assert_allclose(returned[seen], p[seen], rtol=1e-9)
     frequency = hits / n_trials
     assert np.all(np.abs(frequency - p) < 4.5 * np.sqrt(p * (1 - p) / n_trials) + 1e-9)
-    if table_design == "pairs":
-        # power: the independent-tables formula is rejected for pair tables
+    if table_design == "pairs" or probe_radius:
+        # power: the formula of independent tables without probing is rejected
         wrong = np.exp(log_inclusion_probability(cos, n_bits, n_tables, "independent"))
         assert np.any(np.abs(frequency - wrong) > 4.5 * np.sqrt(wrong * (1 - wrong) / n_trials))
 
@@ -191,6 +208,7 @@ def test_pickle_holds_plain_arrays_and_queries_identically_in_a_fresh_process(pr
         ({"n_bits": 2.5}, TypeError, "n_bits must be an int"),
         ({"seed": -1}, ValueError, "seed must be"),
         ({"table_design": "tree"}, ValueError, "table_design must be"),
+        ({"probe_radius": 2}, ValueError, "probe_radius must be 0 or 1"),
         ({"n_bits": 5, "table_design": "pairs"}, ValueError, "even n_bits"),
         ({"n_bits": 6, "n_tables": 7, "table_design": "pairs"}, ValueError, "Nearest: 6 or 10"),
     ],

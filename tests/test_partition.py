@@ -94,6 +94,7 @@ def _z_scores(estimates, truth):
         ("lsh", {"n_bits": 6, "n_tables": 4, "n_norm_ranges": 1}),
         ("lsh", {"n_bits": 4, "n_tables": 2, "n_norm_ranges": 8}),
         ("lsh", {"n_bits": 6, "n_tables": 6, "n_norm_ranges": 8, "table_design": "pairs"}),
+        ("lsh", {"n_bits": 8, "n_tables": 3, "n_norm_ranges": 8, "table_design": "pairs", "probe_radius": 1}),
         ("lsh-draw", {"n_bits": 2, "n_tables": 4, "n_samples": 5}),  # K small: probes rarely miss
         ("lsh-draw", {"n_bits": 5, "n_tables": 4, "n_samples": 5, "max_probes": 1}),  # exactly unbiased
         ("mips-gumbel", {"n_bits": 6, "n_tables": 2, "n_top": 5, "n_samples": 20}),

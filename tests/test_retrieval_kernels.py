@@ -41,17 +41,24 @@ def test_stored_codes_match_reference_hash(index_and_codes):
     np.testing.assert_array_equal(class_codes, expected)
 
 
-def test_union_matches_set_reference(index_and_codes):
+@pytest.mark.parametrize("probe_radius", [0, 1])
+def test_union_matches_set_reference(index_and_codes, probe_radius):
     index, class_codes, query_codes = index_and_codes
     indptr, classes, n_scanned = _retrieval.union_candidates(
-        query_codes, index.members_, index.table_ptr_, index.bucket_keys_, index.bucket_ptr_, 300
+        query_codes, index.members_, index.table_ptr_, index.bucket_keys_, index.bucket_ptr_, 300,
+        1 + 4 * probe_radius,
     )
-    expected = reference.union_candidates(query_codes, class_codes)
+    expected = reference.union_candidates(query_codes, class_codes, probe_bits=4 * probe_radius)
+    if probe_radius:
+        assert sum(map(len, expected)) > sum(map(len, reference.union_candidates(query_codes, class_codes)))
     for i, want in enumerate(expected):
         got = classes[indptr[i] : indptr[i + 1]].tolist()
         assert len(got) == len(set(got))  # deduplicated
         assert set(got) == want
-        assert n_scanned[i] == sum(len(reference.bucket_members(class_codes, t, c)) for t, c in enumerate(query_codes[i]))
+        if not probe_radius:
+            assert n_scanned[i] == sum(
+                len(reference.bucket_members(class_codes, t, c)) for t, c in enumerate(query_codes[i])
+            )
 
 
 def test_draws_come_from_a_probed_bucket(index_and_codes):

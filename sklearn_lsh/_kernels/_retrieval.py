@@ -32,10 +32,20 @@ def find_bucket(bucket_keys, lo, hi, code):
     return -1
 
 
+@numba.njit(cache=True, inline="always")
+def probe_code(code, probe):
+    """Probe 0 is the query's own bucket; probe ``b + 1`` flips bit ``b``."""
+    if probe == 0:
+        return code
+    return code ^ (np.int64(1) << (probe - 1))
+
+
 @numba.njit(cache=True)
-def union_candidates(query_codes, members, table_ptr, bucket_keys, bucket_ptr, n_classes):
+def union_candidates(query_codes, members, table_ptr, bucket_keys, bucket_ptr, n_classes, n_probes):
     """Deduplicated union of each query's buckets over all tables.
 
+    ``n_probes`` buckets are looked up per table: 1 (the query's bucket) or
+    ``1 + n_bits`` (also every bucket one bit away, multi-probe radius 1).
     Returns ``(indptr, classes, n_scanned)``: the classes of query ``i`` are
     ``classes[indptr[i]:indptr[i + 1]]`` (in order of first retrieval), and
     ``n_scanned[i]`` counts bucket members read, repeats included.
@@ -47,30 +57,34 @@ def union_candidates(query_codes, members, table_ptr, bucket_keys, bucket_ptr, n
     for i in range(n_queries):
         count = 0
         for t in range(n_tables):
-            b = find_bucket(bucket_keys, table_ptr[t], table_ptr[t + 1], query_codes[i, t])
-            if b < 0:
-                continue
-            n_scanned[i] += bucket_ptr[b + 1] - bucket_ptr[b]
-            for ptr in range(bucket_ptr[b], bucket_ptr[b + 1]):
-                j = members[ptr]
-                if seen[j] != i:
-                    seen[j] = i
-                    count += 1
+            for probe in range(n_probes):
+                code = probe_code(query_codes[i, t], probe)
+                b = find_bucket(bucket_keys, table_ptr[t], table_ptr[t + 1], code)
+                if b < 0:
+                    continue
+                n_scanned[i] += bucket_ptr[b + 1] - bucket_ptr[b]
+                for ptr in range(bucket_ptr[b], bucket_ptr[b + 1]):
+                    j = members[ptr]
+                    if seen[j] != i:
+                        seen[j] = i
+                        count += 1
         indptr[i + 1] = indptr[i] + count
     classes = np.empty(indptr[n_queries], dtype=np.int32)
     seen[:] = -1
     for i in range(n_queries):
         pos = indptr[i]
         for t in range(n_tables):
-            b = find_bucket(bucket_keys, table_ptr[t], table_ptr[t + 1], query_codes[i, t])
-            if b < 0:
-                continue
-            for ptr in range(bucket_ptr[b], bucket_ptr[b + 1]):
-                j = members[ptr]
-                if seen[j] != i:
-                    seen[j] = i
-                    classes[pos] = j
-                    pos += 1
+            for probe in range(n_probes):
+                code = probe_code(query_codes[i, t], probe)
+                b = find_bucket(bucket_keys, table_ptr[t], table_ptr[t + 1], code)
+                if b < 0:
+                    continue
+                for ptr in range(bucket_ptr[b], bucket_ptr[b + 1]):
+                    j = members[ptr]
+                    if seen[j] != i:
+                        seen[j] = i
+                        classes[pos] = j
+                        pos += 1
     return indptr, classes, n_scanned
 
 
