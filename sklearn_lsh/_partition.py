@@ -207,7 +207,10 @@ def estimate_log_partition(W, X, method="lsh", *, random_state=None, return_work
     Raises
     ------
     ValueError
-        Non-finite or empty ``W`` or ``X``, or a feature-count mismatch.
+        Non-finite or empty ``W`` or ``X``, a feature-count mismatch, or
+        options that do not fit together (``table_design="pairs"`` with an
+        ``n_tables`` that is not m (m - 1) / 2, or an odd ``n_bits``;
+        ``max_probes > n_tables``).
     TypeError
         An option the method does not take.
 
