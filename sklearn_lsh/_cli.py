@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-
 import warnings
 
 import numpy as np
@@ -15,7 +14,7 @@ from .datasets import make_partition_problem
 
 
 # The "lsh" setting calibrated for a 2% budget at C = 10^4 in docs/benchmarks.md.
-PAIRS = {"n_bits": 16, "n_tables": 120, "table_design": "pairs"}
+CALIBRATED_PAIRS = {"n_bits": 16, "n_tables": 120, "table_design": "pairs"}
 
 
 def _partition(args) -> int:
@@ -36,7 +35,7 @@ def _partition(args) -> int:
     for method, options in (
         ("exact", {}),
         ("lsh", {}),
-        ("lsh", PAIRS),
+        ("lsh", CALIBRATED_PAIRS),
         ("lsh-draw", {}),
         ("mips-gumbel", {}),
         ("uniform", {"n_samples": args.budget}),

@@ -54,8 +54,9 @@ def union_candidates(query_codes, members, table_ptr, bucket_keys, bucket_ptr, n
     seen = np.full(n_classes, -1, dtype=np.int64)
     indptr = np.zeros(n_queries + 1, dtype=np.int64)
     n_scanned = np.zeros(n_queries, dtype=np.int64)
+    classes = np.empty(max(64, 16 * n_queries), dtype=np.int32)  # grown by doubling
+    n_out = 0
     for i in range(n_queries):
-        count = 0
         for t in range(n_tables):
             for probe in range(n_probes):
                 code = probe_code(query_codes[i, t], probe)
@@ -67,25 +68,14 @@ def union_candidates(query_codes, members, table_ptr, bucket_keys, bucket_ptr, n
                     j = members[ptr]
                     if seen[j] != i:
                         seen[j] = i
-                        count += 1
-        indptr[i + 1] = indptr[i] + count
-    classes = np.empty(indptr[n_queries], dtype=np.int32)
-    seen[:] = -1
-    for i in range(n_queries):
-        pos = indptr[i]
-        for t in range(n_tables):
-            for probe in range(n_probes):
-                code = probe_code(query_codes[i, t], probe)
-                b = find_bucket(bucket_keys, table_ptr[t], table_ptr[t + 1], code)
-                if b < 0:
-                    continue
-                for ptr in range(bucket_ptr[b], bucket_ptr[b + 1]):
-                    j = members[ptr]
-                    if seen[j] != i:
-                        seen[j] = i
-                        classes[pos] = j
-                        pos += 1
-    return indptr, classes, n_scanned
+                        if n_out == classes.shape[0]:
+                            grown = np.empty(2 * n_out, dtype=np.int32)
+                            grown[:n_out] = classes
+                            classes = grown
+                        classes[n_out] = j
+                        n_out += 1
+        indptr[i + 1] = n_out
+    return indptr, classes[:n_out].copy(), n_scanned
 
 
 @numba.njit(cache=True)
