@@ -8,12 +8,15 @@ Public API
 ----------
 estimate_log_partition
     log Z by "exact", "lsh", "lsh-draw", "uniform", "gumbel", "mips-gumbel".
+LSHSoftmaxClassifier
+    Multinomial classifier trained by SGD with the LSH-estimated softmax.
 LSHIndex
     SimHash (K, L) tables over class vectors, union and draw queries.
 log_inclusion_probability
     ``log(1 - (1 - cp**K)**L)`` computed stably.
 """
 
+from ._classifier import LSHSoftmaxClassifier
 from ._index import DrawSample, LSHIndex, UnionSample, log_inclusion_probability
 from ._partition import METHOD_OPTIONS, METHODS, EmptySampleWarning, PartitionWork, estimate_log_partition
 
@@ -23,6 +26,7 @@ __all__ = [
     "DrawSample",
     "EmptySampleWarning",
     "LSHIndex",
+    "LSHSoftmaxClassifier",
     "METHODS",
     "METHOD_OPTIONS",
     "PartitionWork",

@@ -87,3 +87,44 @@ def segment_logsumexp(values, indptr):
 
 def exact_log_partition(W, X):
     return logsumexp(np.asarray(X, dtype=np.float64) @ np.asarray(W, dtype=np.float64).T, axis=1)
+
+
+def sgd_sampled_step(X, y, sample_weight, candidates, log_weights, W, b, fit_intercept, G, last, step, eta0,
+                     alpha, adagrad):
+    """One minibatch step of the sampled softmax with row-wise AdaGrad and
+    lazy L2, written eagerly: every missed decay is applied to the touched
+    rows first, then the averaged gradient. Updates W, b, G, last in place.
+    ``candidates[i]`` / ``log_weights[i]`` list example i's sampled classes."""
+    X = np.asarray(X.toarray() if hasattr(X, "toarray") else X, dtype=np.float64)
+    touched = sorted(set(int(c) for cs in candidates for c in cs) | set(int(v) for v in y))
+
+    def rate(j):
+        return eta0 / np.sqrt(G[j] + 1e-8) if adagrad else eta0
+
+    for j in touched:
+        missed = step - last[j]
+        if missed > 0 and alpha > 0:
+            W[j] *= max(1 - rate(j) * alpha, 0.0) ** missed
+    grad = {j: np.zeros(W.shape[1]) for j in touched}
+    grad_b = {j: 0.0 for j in touched}
+    loss = 0.0
+    for i in range(X.shape[0]):
+        score = lambda j: X[i] @ W[j] + (b[j] if fit_intercept else 0.0)  # noqa: E731
+        terms = [(int(y[i]), score(y[i]))]
+        terms += [(int(j), score(j) + lw) for j, lw in zip(candidates[i], log_weights[i]) if j != y[i]]
+        log_z = logsumexp([t for _, t in terms])
+        loss += sample_weight[i] * (log_z - terms[0][1])
+        for k, (j, t) in enumerate(terms):
+            coef = sample_weight[i] * (np.exp(t - log_z) - (1.0 if k == 0 else 0.0))
+            grad[j] += coef * X[i]
+            grad_b[j] += coef
+    width = W.shape[1] + (1 if fit_intercept else 0)
+    for j in touched:
+        g = grad[j] + alpha * W[j]
+        if adagrad:
+            G[j] += (g @ g + (grad_b[j] ** 2 if fit_intercept else 0.0)) / width
+        W[j] -= rate(j) * g
+        if fit_intercept:
+            b[j] -= rate(j) * grad_b[j]
+        last[j] = step + 1
+    return loss

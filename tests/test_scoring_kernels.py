@@ -48,3 +48,12 @@ def test_gumbel_max_is_unbiased_for_log_z():
     # Var of one Gumbel maximum is pi^2 / 6.
     se = np.pi / np.sqrt(6 * 4000)
     np.testing.assert_array_less(np.abs(est - logsumexp(scores, axis=1)), 4 * se)
+
+
+@pytest.mark.parametrize("k", [1, 3, 40])
+def test_top_k_rows_matches_stable_argsort(k):
+    from sklearn_lsh._kernels._scoring import top_k_rows
+
+    rng = np.random.default_rng(k)
+    scores = np.round(rng.standard_normal((30, 40)), 1)  # many ties: lower index first
+    np.testing.assert_array_equal(top_k_rows(scores, k), np.argsort(-scores, axis=1, kind="stable")[:, :k])

@@ -108,3 +108,60 @@ def gumbel_max_log_partition(scores, n_draws, seed, stream_offset):
             total += best
         out[i] = total / n_draws - EULER_GAMMA
     return out
+
+
+@numba.njit(cache=True, inline="always")
+def _worse(scores_row, a, b):
+    """True when column ``a`` ranks below column ``b`` (lower score, or equal
+    score and higher index)."""
+    sa, sb = scores_row[a], scores_row[b]
+    return sa < sb or (sa == sb and a > b)
+
+
+@numba.njit(cache=True, parallel=True)
+def top_k_rows(scores, k):
+    """Column indices of the ``k`` largest entries of each row, best first
+    (ties broken by the lower index), in parallel over rows (numba threads).
+
+    A size-``k`` min-heap per row: O(n_columns log k) per row.
+    """
+    n_rows, n_cols = scores.shape
+    out = np.empty((n_rows, k), dtype=np.int64)
+    for i in numba.prange(n_rows):
+        row = scores[i]
+        heap = np.empty(k, dtype=np.int64)
+        for c in range(n_cols):
+            if c < k:
+                heap[c] = c
+                child = c
+                while child > 0:  # sift up: the worst column sits at the root
+                    parent = (child - 1) >> 1
+                    if _worse(row, heap[child], heap[parent]):
+                        heap[child], heap[parent] = heap[parent], heap[child]
+                        child = parent
+                    else:
+                        break
+            elif _worse(row, heap[0], c):
+                heap[0] = c
+                parent = 0
+                while True:  # sift down
+                    left = 2 * parent + 1
+                    if left >= k:
+                        break
+                    worst = left
+                    if left + 1 < k and _worse(row, heap[left + 1], heap[left]):
+                        worst = left + 1
+                    if _worse(row, heap[worst], heap[parent]):
+                        heap[worst], heap[parent] = heap[parent], heap[worst]
+                        parent = worst
+                    else:
+                        break
+        # Heap to best-first order (k is small): selection by repeated scans.
+        for r in range(k):
+            best = r
+            for q in range(r + 1, k):
+                if _worse(row, heap[best], heap[q]):
+                    best = q
+            heap[r], heap[best] = heap[best], heap[r]
+            out[i, r] = heap[r]
+    return out

@@ -1,0 +1,800 @@
+"""LSHSoftmaxClassifier: multinomial log-linear model trained by SGD with an
+LSH-estimated partition function (Spring & Shrivastava, 2017)."""
+
+from __future__ import annotations
+
+import time
+import warnings
+from contextlib import contextmanager
+from numbers import Integral, Real
+
+import numba
+import numpy as np
+import scipy.sparse as sp
+from scipy.special import logsumexp
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
+from sklearn.utils import check_random_state, gen_batches
+from sklearn.utils._chunking import get_chunk_n_rows
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.extmath import safe_sparse_dot
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+
+from ._index import LSHIndex
+from ._kernels import _retrieval, _scoring, _sgd
+
+__all__ = ["LSHSoftmaxClassifier"]
+
+_LSH_NORM_RANGES = 64
+
+
+def default_rebuild_schedule(step: int) -> bool:
+    """Default table rebuild schedule (``rebuild_interval=None``): after every
+    10 updates for the first 100 updates, then after every 100 (the schedule
+    of the method's published code)."""
+    return step % 10 == 0 if step <= 100 else step % 100 == 0
+
+
+def auto_n_bits(n_classes: int) -> int:
+    """``n_bits=None``: ``ceil(log2(C)) - 4`` (at least 1), so a bucket of a
+    random class set holds about 8-16 classes."""
+    return int(min(63, max(1, int(np.ceil(np.log2(max(n_classes, 2)))) - 4)))
+
+
+def _check_sample_weight(sample_weight, n_samples):
+    """Validated float64 copy of ``sample_weight`` (mirrors scikit-learn's
+    private ``_check_sample_weight``)."""
+    if sample_weight is None:
+        return np.ones(n_samples, dtype=np.float64)
+    if isinstance(sample_weight, Real):
+        sample_weight = np.full(n_samples, float(sample_weight))
+    sample_weight = column_or_1d(np.asarray(sample_weight, dtype=np.float64), warn=False)
+    if sample_weight.shape[0] != n_samples:
+        raise ValueError(
+            f"sample_weight.shape == {sample_weight.shape}, expected ({n_samples},): "
+            "one weight per sample."
+        )
+    if not np.isfinite(sample_weight).all():
+        raise ValueError("Input sample_weight contains NaN or infinity.")
+    if (sample_weight < 0).any():
+        raise ValueError("Negative values in data passed to sample_weight.")
+    if not sample_weight.any():
+        raise ValueError("Sample weights must contain at least one non-zero number.")
+    return sample_weight.copy()
+
+
+@contextmanager
+def _numba_threads(n_jobs):
+    """Set numba's thread count for the block and restore it afterwards."""
+    previous = numba.get_num_threads()
+    if n_jobs is None:
+        wanted = 1
+    elif n_jobs < 0:
+        wanted = max(1, numba.config.NUMBA_NUM_THREADS + 1 + n_jobs)
+    else:
+        wanted = min(n_jobs, numba.config.NUMBA_NUM_THREADS)
+    try:
+        numba.set_num_threads(wanted)
+        yield
+    finally:
+        numba.set_num_threads(previous)
+
+
+def _add_ones_column(X):
+    """``[X, 1]``: queries for tables built over ``[coef_, intercept_]``."""
+    ones = np.ones((X.shape[0], 1), dtype=X.dtype)
+    if sp.issparse(X):
+        return sp.hstack([X, sp.csr_matrix(ones)], format="csr")
+    return np.hstack([X, ones])
+
+
+class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
+    """Multinomial log-linear classifier trained by SGD with an LSH-estimated softmax.
+
+    The softmax loss ``-s_y + log Z(x)`` needs ``Z(x) = sum_j exp(s_j)`` over
+    all C classes. With ``estimator="lsh"`` each step estimates ``Z(x)``
+    without bias (over the random hash functions) from the classes that
+    SimHash tables over the class vectors retrieve for ``x``:
+    ``Z_hat = f_y + sum_{j in S, j != y} f_j / P_j``, where ``P_j`` is the
+    exact probability that class ``j`` is retrieved. A step then reads and
+    writes only the true class and the retrieved ones, so training costs
+    O(|S| x nnz) per example instead of O(C x nnz). Predictions are exact by
+    default; :meth:`predict_topk` can also retrieve candidates from the
+    tables and rescore them exactly (sublinear in C).
+
+    Parameters
+    ----------
+    estimator : {"lsh", "exact", "uniform"}, default="lsh"
+        How the partition function of a training step is computed. "exact"
+        is full-softmax minibatch SGD through BLAS; "uniform" draws
+        ``n_samples`` negatives uniformly (importance weight ``(C - 1) / n``).
+    n_bits : int in [1, 63] or None, default=None
+        Bits per hash table (K). None: ``ceil(log2(n_classes)) - 4``.
+    n_tables : int >= 1, default=16
+        Number of hash tables (L).
+    n_samples : int >= 1 or None, default=None
+        Negatives per example for ``estimator="uniform"``. None: 1% of the
+        classes (at least 1). Ignored otherwise.
+    rebuild_interval : int >= 1 or None, default=None
+        Rebuild the tables (fresh projections, current weights) after every
+        ``rebuild_interval`` updates. None: after every 10 updates for the
+        first 100, then every 100.
+    learning_rate : {"adagrad", "constant"}, default="adagrad"
+        "adagrad": row-wise AdaGrad, step ``eta0 / sqrt(G_j)`` per class row;
+        "constant": step ``eta0``.
+    eta0 : float > 0, default=0.1
+        Initial (or constant) step size.
+    alpha : float >= 0, default=1e-6
+        L2 penalty on ``coef_``, applied lazily (a row's missed decays are
+        applied when it is next touched), so a step stays O(touched rows x nnz).
+    batch_size : int >= 1, default=128
+        Examples per update (the gradient is averaged over the batch).
+    max_iter : int >= 1, default=5
+        Epochs over the data in :meth:`fit`.
+    tol : float >= 0 or None, default=1e-3
+        Stop when the monitored loss (training loss, or validation log-loss
+        with ``early_stopping``) has not improved by ``tol`` for
+        ``n_iter_no_change`` epochs. None: run ``max_iter`` epochs.
+    n_iter_no_change : int >= 1, default=3
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the training data and monitor its
+        exact log-loss.
+    validation_fraction : float in (0, 1), default=0.1
+    shuffle : bool, default=True
+        Shuffle the training data before each epoch.
+    fit_intercept : bool, default=True
+    class_weight : dict, "balanced" or None, default=None
+        Multiplies the sample weights per class ("balanced" is not available
+        in :meth:`partial_fit`).
+    warm_start : bool, default=False
+        Reuse the previous solution (weights, optimiser state, tables) in
+        :meth:`fit`.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initial weights, the shuffling, the hash projections and the
+        uniform draws. With an int, two fits give identical ``coef_``.
+    verbose : int, default=0
+        Print a line per epoch when > 0.
+    n_jobs : int or None, default=None
+        Numba threads for the parallel prediction kernels (top-k selection).
+        None means 1, -1 all cores. Training updates are serial and
+        deterministic; BLAS threading is left to its own settings.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Sorted class labels (any hashable, e.g. strings).
+    coef_ : ndarray of shape (n_classes, n_features)
+        Class weight rows, in the dtype of the training input.
+    intercept_ : ndarray of shape (n_classes,)
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Only when X has string feature names.
+    n_iter_ : int
+        Epochs run by the last :meth:`fit` (cumulative over
+        :meth:`partial_fit` calls).
+    t_ : int
+        Weight updates (minibatch steps) performed so far.
+    loss_curve_ : list of float
+        Mean training loss per epoch. For "lsh" and "uniform" it is the
+        estimated loss ``log Z_hat - s_y`` of the step (biased low by Jensen).
+    validation_scores_ : list of float or None
+        Validation log-loss per epoch with ``early_stopping``, else None.
+    n_rebuilds_ : int
+        Table builds during training ("lsh").
+    mean_classes_scored_ : float
+        Classes whose score a training step computed per example, averaged
+        over the updates so far (true class included; C for "exact").
+    n_bits_ : int
+        The n_bits used (resolves None).
+
+    See Also
+    --------
+    sklearn.linear_model.SGDClassifier : one-vs-all linear models by SGD.
+    sklearn_lsh.estimate_log_partition : the estimators of Z on their own.
+
+    References
+    ----------
+    R. Spring and A. Shrivastava, "A New Unbiased and Efficient Class of
+    LSH-Based Samplers and Estimators for Partition Function Computation in
+    Log-Linear Models", arXiv:1703.05160, 2017.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_classification
+    >>> from sklearn_lsh import LSHSoftmaxClassifier
+    >>> X, y = make_classification(n_samples=600, n_features=20, n_informative=10,
+    ...                            n_classes=8, n_clusters_per_class=1, random_state=0)
+    >>> clf = LSHSoftmaxClassifier(n_bits=2, n_tables=4, max_iter=20, random_state=0).fit(X, y)
+    >>> bool(clf.score(X, y) > 0.6)
+    True
+    >>> labels, proba = clf.predict_topk(X[:2], k=3)
+    >>> labels.shape, proba.shape
+    ((2, 3), (2, 3))
+    """
+
+    _parameter_constraints: dict = {
+        "estimator": [StrOptions({"lsh", "exact", "uniform"})],
+        "n_bits": [Interval(Integral, 1, 63, closed="both"), None],
+        "n_tables": [Interval(Integral, 1, None, closed="left")],
+        "n_samples": [Interval(Integral, 1, None, closed="left"), None],
+        "rebuild_interval": [Interval(Integral, 1, None, closed="left"), None],
+        "learning_rate": [StrOptions({"adagrad", "constant"})],
+        "eta0": [Interval(Real, 0, None, closed="neither")],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left"), None],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "shuffle": ["boolean"],
+        "fit_intercept": ["boolean"],
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+        "warm_start": ["boolean"],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "n_jobs": [Integral, None],
+    }
+
+    def __init__(
+        self,
+        estimator="lsh",
+        *,
+        n_bits=None,
+        n_tables=16,
+        n_samples=None,
+        rebuild_interval=None,
+        learning_rate="adagrad",
+        eta0=0.1,
+        alpha=1e-6,
+        batch_size=128,
+        max_iter=5,
+        tol=1e-3,
+        n_iter_no_change=3,
+        early_stopping=False,
+        validation_fraction=0.1,
+        shuffle=True,
+        fit_intercept=True,
+        class_weight=None,
+        warm_start=False,
+        random_state=None,
+        verbose=0,
+        n_jobs=None,
+    ):
+        self.estimator = estimator
+        self.n_bits = n_bits
+        self.n_tables = n_tables
+        self.n_samples = n_samples
+        self.rebuild_interval = rebuild_interval
+        self.learning_rate = learning_rate
+        self.eta0 = eta0
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.shuffle = shuffle
+        self.fit_intercept = fit_intercept
+        self.class_weight = class_weight
+        self.warm_start = warm_start
+        self.random_state = random_state
+        self.verbose = verbose
+        self.n_jobs = n_jobs
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.classifier_tags.multi_class = True
+        tags.classifier_tags.poor_score = True
+        return tags
+
+    # ------------------------------------------------------------------ fit
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model by ``max_iter`` epochs of SGD (fewer with ``tol``).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            float32 input is kept as float32 (weights included).
+        y : array-like of shape (n_samples,)
+            Class labels, any hashable values.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights; a zero weight contributes no gradient.
+
+        Returns
+        -------
+        self : LSHSoftmaxClassifier
+        """
+        state = self._snapshot() if hasattr(self, "coef_") else None
+        try:
+            return self._fit(X, y, sample_weight)
+        except BaseException:
+            if state is not None:  # a failed fit leaves the previous model intact
+                self._restore(state)
+            raise
+
+    def _fit(self, X, y, sample_weight):
+        X, y = validate_data(
+            self, X, y, accept_sparse="csr", dtype=[np.float64, np.float32], order="C", reset=True
+        )
+        check_classification_targets(y)
+        classes = np.unique(y)
+        if classes.shape[0] < 2:
+            raise ValueError(
+                "This solver needs samples of at least 2 classes in the data, but the data contains "
+                f"only one class: {classes[0]!r}."
+            )
+        sample_weight = _check_sample_weight(sample_weight, X.shape[0])
+        keep = self.warm_start and hasattr(self, "coef_")
+        if keep and (
+            not np.array_equal(self.classes_, classes)
+            or self.coef_.shape[1] != X.shape[1]
+            or self.coef_.dtype != X.dtype
+        ):
+            raise ValueError(
+                "warm_start=True needs the same classes, number of features and dtype as the previous fit; "
+                "set warm_start=False to start over."
+            )
+        if not keep:
+            self._initialize(classes, X.shape[1], X.dtype)
+        self.n_iter_ = 0
+        self.loss_curve_ = []
+        self.validation_scores_ = [] if self.early_stopping else None
+        y_index = np.searchsorted(self.classes_, y)
+        weights = sample_weight * self._class_weights(y_index, allow_balanced=True)
+        if self.early_stopping:
+            X, y_index, weights, X_val, y_val = self._split_validation(X, y_index, weights)
+        else:
+            X_val = y_val = None
+        self._epochs(X, y_index, weights, self.max_iter, X_val, y_val, monitor=self.tol is not None)
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """One epoch of SGD over ``(X, y)``, continuing from the current state.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        classes : array-like of shape (n_classes,), default=None
+            Every class of the problem. Required on the first call, ignored
+            (must match) afterwards. Labels in ``y`` outside ``classes``
+            raise a ValueError.
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : LSHSoftmaxClassifier
+        """
+        first_call = not hasattr(self, "classes_")
+        if first_call:
+            if classes is None:
+                raise ValueError("classes must be passed on the first call to partial_fit.")
+            classes = np.unique(np.asarray(classes))
+            if classes.shape[0] < 2:
+                raise ValueError(f"partial_fit needs at least 2 classes, got {classes.shape[0]}.")
+        elif classes is not None and not np.array_equal(self.classes_, np.unique(np.asarray(classes))):
+            raise ValueError(
+                f"`classes={classes!r}` is not the same as on the first call to partial_fit, "
+                f"was: {self.classes_!r}."
+            )
+        X, y = validate_data(
+            self, X, y, accept_sparse="csr", dtype=[np.float64, np.float32], order="C", reset=first_call
+        )
+        check_classification_targets(y)
+        if self.class_weight == "balanced":
+            raise ValueError(
+                "class_weight 'balanced' is not supported for partial_fit: it needs the class frequencies "
+                "of the whole data. Pass a dict of weights, or use fit."
+            )
+        known = classes if first_call else self.classes_
+        y_index = np.searchsorted(known, y)
+        y_index[y_index >= known.shape[0]] = 0
+        unknown = known[y_index] != y
+        if unknown.any():
+            raise ValueError(
+                f"y contains labels not in classes: {np.unique(y[unknown])[:10]!r}. Every label must be "
+                "listed in the classes of the first partial_fit call."
+            )
+        sample_weight = _check_sample_weight(sample_weight, X.shape[0])
+        if not first_call and X.dtype != self.coef_.dtype:
+            X = X.astype(self.coef_.dtype)
+        state = None if first_call else self._snapshot()
+        try:
+            if first_call:
+                self._initialize(known, X.shape[1], X.dtype)
+                self.n_iter_ = 0
+                self.loss_curve_ = []
+                self.validation_scores_ = None
+            weights = sample_weight * self._class_weights(y_index, allow_balanced=False)
+            self._epochs(X, y_index, weights, 1, None, None, monitor=False)
+        except BaseException:
+            if state is not None:
+                self._restore(state)
+            else:
+                for name in ("classes_", "coef_", "intercept_", "n_features_in_", "feature_names_in_"):
+                    self.__dict__.pop(name, None)
+            raise
+        return self
+
+    # ---------------------------------------------------------- internals
+    _STATE = (
+        "classes_", "n_features_in_", "feature_names_in_", "n_bits_", "_seed", "_predict_index", "_slot",
+        "coef_", "intercept_", "_accumulator", "_last_step", "_index", "t_", "n_iter_", "loss_curve_",
+        "n_rebuilds_", "_n_epochs", "_classes_scored", "_examples_seen", "validation_scores_",
+    )  # fmt: skip
+
+    def _snapshot(self):
+        state = {}
+        for name in self._STATE:
+            if name not in self.__dict__:
+                continue
+            value = self.__dict__[name]
+            if isinstance(value, np.ndarray):
+                value = value.copy()
+            elif isinstance(value, list):
+                value = list(value)
+            elif isinstance(value, LSHIndex):
+                value = _copy_index(value)
+            state[name] = value
+        return state
+
+    def _restore(self, state):
+        for name in self._STATE:
+            self.__dict__.pop(name, None)
+        self.__dict__.update(state)
+
+    def _initialize(self, classes, n_features, dtype):
+        rng = check_random_state(self.random_state)
+        self._seed = int(rng.randint(np.iinfo(np.int32).max))
+        n_classes = classes.shape[0]
+        self.classes_ = classes
+        init = np.random.default_rng([self._seed, 0])
+        # Small random rows rather than zeros: all-zero rows would share one
+        # bucket of every table (the method would silently become a full
+        # softmax until the first rebuild).
+        self.coef_ = (init.standard_normal((n_classes, n_features)) * (0.01 / np.sqrt(n_features))).astype(dtype)
+        self.intercept_ = np.zeros(n_classes, dtype=dtype)
+        self._accumulator = np.zeros(n_classes, dtype=np.float64)
+        self._last_step = np.zeros(n_classes, dtype=np.int64)
+        self.n_bits_ = self.n_bits if self.n_bits is not None else auto_n_bits(n_classes)
+        self.t_ = 0
+        self.n_rebuilds_ = 0
+        self._n_epochs = 0
+        self._classes_scored = 0.0
+        self._examples_seen = 0
+        self._index = None
+
+    @property
+    def mean_classes_scored_(self) -> float:
+        check_is_fitted(self)
+        return self._classes_scored / max(self._examples_seen, 1)
+
+    def _class_weights(self, y_index, allow_balanced):
+        if self.class_weight is None:
+            return 1.0
+        if self.class_weight == "balanced":
+            present = np.unique(y_index)
+            per_class = np.ones(self.classes_.shape[0])
+            per_class[present] = compute_class_weight("balanced", classes=present, y=y_index)
+            return per_class[y_index]
+        per_class = np.ones(self.classes_.shape[0])
+        for label, weight in self.class_weight.items():
+            position = np.searchsorted(self.classes_, label)
+            if position >= self.classes_.shape[0] or self.classes_[position] != label:
+                raise ValueError(f"class_weight has a label {label!r} that is not in classes_ {self.classes_!r}.")
+            per_class[position] = weight
+        return per_class[y_index]
+
+    def _split_validation(self, X, y_index, weights):
+        seed = np.random.default_rng([self._seed, 1]).integers(2**31)
+        counts = np.bincount(y_index)
+        if (counts[counts > 0] >= 2).all():
+            splitter = StratifiedShuffleSplit(test_size=self.validation_fraction, random_state=seed)
+        else:
+            splitter = ShuffleSplit(test_size=self.validation_fraction, random_state=seed)
+        try:
+            train, val = next(splitter.split(np.zeros(X.shape[0]), y_index))
+        except ValueError:
+            train, val = next(ShuffleSplit(test_size=self.validation_fraction, random_state=seed).split(y_index))
+        if val.shape[0] == 0 or train.shape[0] == 0:
+            raise ValueError(
+                f"validation_fraction={self.validation_fraction} leaves an empty training or validation set "
+                f"for {X.shape[0]} samples."
+            )
+        return X[train], y_index[train], weights[train], X[val], y_index[val]
+
+    def _optimiser(self):
+        return float(self.eta0), float(self.alpha), self.learning_rate == "adagrad"
+
+    def _epochs(self, X, y_index, weights, n_epochs, X_val, y_val, monitor):
+        n_samples = X.shape[0]
+        best, no_improvement = np.inf, 0
+        converged = False
+        with _numba_threads(self.n_jobs):
+            for _ in range(n_epochs):
+                start = time.perf_counter()
+                epoch = self._n_epochs
+                if self.shuffle:
+                    order = np.random.default_rng([self._seed, 2, epoch]).permutation(n_samples)
+                else:
+                    order = np.arange(n_samples)
+                total = 0.0
+                for batch in gen_batches(n_samples, self.batch_size):
+                    rows = order[batch]
+                    total += self._step(X[rows], y_index[rows], weights[rows], stream=epoch * n_samples + batch.start)
+                self._finish_lazy_updates()
+                self._n_epochs += 1
+                self.n_iter_ += 1
+                loss = total / n_samples
+                if not np.isfinite(loss) or not np.isfinite(self.coef_).all():
+                    raise FloatingPointError(
+                        f"The training loss became {loss} at epoch {self.n_iter_}: the step size is too large "
+                        f"for this data. Lower eta0 (now {self.eta0}) or scale the features."
+                    )
+                self.loss_curve_.append(float(loss))
+                monitored = loss
+                if X_val is not None:
+                    monitored = -np.mean(self._log_proba_of(X_val, y_val))
+                    self.validation_scores_.append(float(monitored))
+                if self.verbose:
+                    extra = f", validation log-loss {monitored:.4f}" if X_val is not None else ""
+                    print(
+                        f"-- Epoch {self.n_iter_}: loss {loss:.4f}{extra}, classes scored/example "
+                        f"{self.mean_classes_scored_:.1f}, {time.perf_counter() - start:.2f} s"
+                    )
+                if monitor:
+                    if monitored > best - self.tol:
+                        no_improvement += 1
+                    else:
+                        no_improvement = 0
+                    best = min(best, monitored)
+                    if no_improvement >= self.n_iter_no_change:
+                        converged = True
+                        break
+        if monitor and not converged:
+            warnings.warn(
+                f"Maximum number of iteration reached ({self.max_iter}) before the loss stopped improving by "
+                f"tol={self.tol}; consider increasing max_iter.",
+                ConvergenceWarning,
+            )
+        self._build_prediction_index()
+
+    def _finish_lazy_updates(self):
+        eta0, alpha, adagrad = self._optimiser()
+        _sgd.catch_up_rows(self.coef_, self._accumulator, self._last_step, self.t_, eta0, alpha, adagrad)
+
+    def _table_vectors(self):
+        if self.fit_intercept:
+            return np.hstack([self.coef_, self.intercept_[:, None]])
+        return self.coef_
+
+    def _new_index(self, stream):
+        seed = int(np.random.default_rng([self._seed, stream]).integers(2**62))
+        return LSHIndex(self.n_bits_, self.n_tables, n_norm_ranges=_LSH_NORM_RANGES, seed=seed)
+
+    def _build_prediction_index(self):
+        # Tables over the final weights for ``predict_topk(retrieval="lsh")``;
+        # separate from the training tables so that building them does not
+        # change the training's random projections.
+        self._predict_index = self._new_index(4).build(self._table_vectors())
+
+    def _needs_rebuild(self):
+        if self._index is None:
+            return True
+        if self.rebuild_interval is None:
+            return default_rebuild_schedule(self.t_)
+        return self.t_ % self.rebuild_interval == 0
+
+    def _step(self, Xb, yb, wb, stream):
+        eta0, alpha, adagrad = self._optimiser()
+        n_classes = self.classes_.shape[0]
+        wb = wb / Xb.shape[0]
+        if self.estimator == "exact":
+            loss = self._exact_step(Xb, yb, wb, eta0, alpha, adagrad)
+            self._classes_scored += n_classes * Xb.shape[0]
+        else:
+            if self.estimator == "lsh":
+                if self._needs_rebuild():
+                    self._finish_lazy_updates()
+                    if self._index is None:
+                        self._index = self._new_index(3)
+                    self._index.build(self._table_vectors())
+                    self.n_rebuilds_ += 1
+                Xq = _add_ones_column(Xb) if self.fit_intercept else Xb
+                sample = self._index._query(Xq)
+                cand_indptr, cand_classes = sample.indptr, sample.classes.astype(np.int64)
+                log_weight = -sample.log_probabilities
+            else:
+                n = self.n_samples if self.n_samples is not None else max(1, int(np.ceil(0.01 * n_classes)))
+                excluded_ptr = np.arange(Xb.shape[0] + 1, dtype=np.int64)
+                drawn = _retrieval.uniform_classes_excluding(
+                    excluded_ptr, yb.astype(np.int64), n, n_classes, self._seed, stream
+                )
+                cand_indptr = np.arange(0, (Xb.shape[0] + 1) * n, n, dtype=np.int64)
+                cand_classes = drawn.ravel()
+                log_weight = np.full(cand_classes.shape[0], np.log((n_classes - 1) / n))
+            if sp.issparse(Xb):
+                x_indptr, x_indices, x_data = Xb.indptr, Xb.indices, Xb.data
+            else:
+                x_indptr, x_indices, x_data = _sgd.dense_as_csr(Xb)
+            if not hasattr(self, "_slot") or self._slot.shape[0] != n_classes:
+                self._slot = np.full(n_classes, -1, dtype=np.int64)
+            loss = _sgd.sampled_softmax_step(
+                x_indptr, x_indices, x_data, yb.astype(np.int64), wb,
+                cand_indptr, cand_classes, log_weight,
+                self.coef_, self.intercept_, self.fit_intercept, self._accumulator, self._last_step, self.t_,
+                eta0, alpha, adagrad, self._slot,
+            )  # fmt: skip
+            self._classes_scored += cand_classes.shape[0] + Xb.shape[0]
+        self._examples_seen += Xb.shape[0]
+        self.t_ += 1
+        return loss * Xb.shape[0]
+
+    def _exact_step(self, Xb, yb, wb, eta0, alpha, adagrad):
+        scores = np.asarray(safe_sparse_dot(Xb, self.coef_.T))
+        if self.fit_intercept:
+            scores += self.intercept_
+        log_z = logsumexp(scores, axis=1)
+        rows = np.arange(Xb.shape[0])
+        loss = float(np.dot(wb, log_z - scores[rows, yb]))
+        proba = np.exp(scores - log_z[:, None], out=scores)
+        proba[rows, yb] -= 1.0
+        proba *= wb[:, None].astype(proba.dtype)
+        grad = np.ascontiguousarray(safe_sparse_dot(proba.T, Xb, dense_output=True))
+        grad_b = proba.sum(axis=0) if self.fit_intercept else np.zeros(proba.shape[1], dtype=proba.dtype)
+        _sgd.dense_step_apply(
+            self.coef_, self.intercept_, self.fit_intercept, self._accumulator, self._last_step, self.t_,
+            eta0, alpha, adagrad, grad, grad_b,
+        )  # fmt: skip
+        return loss
+
+    # ------------------------------------------------------------ predict
+    def _validate_for_predict(self, X):
+        check_is_fitted(self)
+        X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32], reset=False)
+        if X.dtype != self.coef_.dtype:
+            X = X.astype(self.coef_.dtype)
+        return X
+
+    def _score_chunks(self, X):
+        """Yield ``(rows, scores)`` chunks bounded by ``working_memory``."""
+        n_classes = self.classes_.shape[0]
+        chunk = get_chunk_n_rows(row_bytes=2 * n_classes * self.coef_.dtype.itemsize, max_n_rows=X.shape[0])
+        for rows in gen_batches(X.shape[0], chunk):
+            scores = np.asarray(safe_sparse_dot(X[rows], self.coef_.T, dense_output=True))
+            if self.fit_intercept:
+                scores += self.intercept_
+            yield rows, scores
+
+    def decision_function(self, X):
+        """Class scores ``s_j = coef_[j] . x + intercept_[j]``.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples, n_classes), or (n_samples,) for two classes
+            With two classes, the scikit-learn binary convention:
+            ``s_1 - s_0``, positive when ``classes_[1]`` is predicted.
+        """
+        X = self._validate_for_predict(X)
+        out = np.empty((X.shape[0], self.classes_.shape[0]), dtype=self.coef_.dtype)
+        for rows, scores in self._score_chunks(X):
+            out[rows] = scores
+        if out.shape[1] == 2:
+            return out[:, 1] - out[:, 0]
+        return out
+
+    def predict(self, X):
+        """Most probable class per row (exact scores, in chunks).
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+        """
+        X = self._validate_for_predict(X)
+        best = np.empty(X.shape[0], dtype=np.int64)
+        for rows, scores in self._score_chunks(X):
+            best[rows] = np.argmax(scores, axis=1)
+        return self.classes_[best]
+
+    def predict_log_proba(self, X):
+        """Log of the softmax probabilities, columns in the order of ``classes_``.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+        """
+        X = self._validate_for_predict(X)
+        out = np.empty((X.shape[0], self.classes_.shape[0]), dtype=self.coef_.dtype)
+        for rows, scores in self._score_chunks(X):
+            out[rows] = scores - logsumexp(scores, axis=1, keepdims=True)
+        return out
+
+    def predict_proba(self, X):
+        """Softmax probabilities, columns in the order of ``classes_``.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Rows sum to 1.
+        """
+        return np.exp(self.predict_log_proba(X))
+
+    def _log_proba_of(self, X, y_index):
+        out = np.empty(X.shape[0])
+        for rows, scores in self._score_chunks(X):
+            out[rows] = scores[np.arange(scores.shape[0]), y_index[rows]] - logsumexp(scores, axis=1)
+        return out
+
+    def predict_topk(self, X, k: int = 5, *, retrieval: str = "exact"):
+        """The ``k`` most probable classes per row, best first, with probabilities.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        k : int, default=5
+            Number of classes per row, 1 <= k <= n_classes.
+        retrieval : {"exact", "lsh"}, default="exact"
+            "exact" scores every class (chunked by ``working_memory``).
+            "lsh" scores only the classes that the hash tables (built on the
+            final weights) retrieve, so the cost is sublinear in C; the
+            returned probabilities then use the unbiased LSH estimate of
+            Z(x). A row with fewer than ``k`` retrieved classes falls back to
+            exact scoring.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples, k)
+            Labels from ``classes_``.
+        proba : ndarray of shape (n_samples, k)
+        """
+        X = self._validate_for_predict(X)
+        n_classes = self.classes_.shape[0]
+        if isinstance(k, bool) or not isinstance(k, Integral) or not 1 <= k <= n_classes:
+            raise ValueError(f"k must be an int in [1, n_classes={n_classes}], got {k!r}.")
+        if retrieval not in ("exact", "lsh"):
+            raise ValueError(f"retrieval must be 'exact' or 'lsh', got {retrieval!r}.")
+        top = np.empty((X.shape[0], k), dtype=np.int64)
+        proba = np.empty((X.shape[0], k), dtype=np.float64)
+        with _numba_threads(self.n_jobs):
+            if retrieval == "exact":
+                self._topk_exact(X, k, np.arange(X.shape[0]), top, proba)
+            else:
+                self._topk_lsh(X, k, top, proba)
+        return self.classes_[top], proba
+
+    def _topk_exact(self, X, k, rows_out, top, proba):
+        for rows, scores in self._score_chunks(X):
+            best = _scoring.top_k_rows(scores, k)
+            log_z = logsumexp(scores, axis=1, keepdims=True)
+            top[rows_out[rows]] = best
+            proba[rows_out[rows]] = np.exp(np.take_along_axis(scores, best, axis=1) - log_z)
+
+    def _topk_lsh(self, X, k, top, proba):
+        index = _copy_index(self._predict_index)  # queries update counters: keep the fitted state read-only
+        Xq = _add_ones_column(X) if self.fit_intercept else X
+        sample = index._query(Xq)
+        sizes = np.diff(sample.indptr)
+        log_terms = sample.scores - sample.log_probabilities
+        log_z = _scoring.segment_logsumexp(log_terms, sample.indptr)
+        for i in np.flatnonzero(sizes >= k):
+            lo, hi = sample.indptr[i], sample.indptr[i + 1]
+            order = np.argsort(-sample.scores[lo:hi], kind="stable")[:k]
+            top[i] = sample.classes[lo:hi][order]
+            proba[i] = np.exp(sample.scores[lo:hi][order] - log_z[i])
+        short = np.flatnonzero(sizes < k)
+        if short.shape[0]:
+            self._topk_exact(X[short], k, short, top, proba)
+
+
+def _copy_index(index):
+    clone = LSHIndex.__new__(LSHIndex)
+    clone.__dict__.update(index.__dict__)
+    return clone
