@@ -622,13 +622,14 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
                 cand_classes = drawn.ravel()
                 log_weight = np.full(cand_classes.shape[0], np.log((n_classes - 1) / n))
             if sp.issparse(Xb):
-                x_indptr, x_indices, x_data = Xb.indptr, Xb.indices, Xb.data
+                x_dense, x_indptr, x_indices, x_data = np.empty((0, 0), Xb.dtype), Xb.indptr, Xb.indices, Xb.data
             else:
-                x_indptr, x_indices, x_data = _sgd.dense_as_csr(Xb)
+                x_dense = np.ascontiguousarray(Xb)
+                x_indptr, x_indices, x_data = np.zeros(1, np.int64), np.zeros(0, np.int32), np.zeros(0, Xb.dtype)
             if not hasattr(self, "_slot") or self._slot.shape[0] != n_classes:
                 self._slot = np.full(n_classes, -1, dtype=np.int64)
             loss = _sgd.sampled_softmax_step(
-                x_indptr, x_indices, x_data, yb.astype(np.int64), wb,
+                x_dense, x_indptr, x_indices, x_data, yb.astype(np.int64), wb,
                 cand_indptr, cand_classes, log_weight,
                 self.coef_, self.intercept_, self.fit_intercept, self._accumulator, self._last_step, self.t_,
                 eta0, alpha, adagrad, self._slot,

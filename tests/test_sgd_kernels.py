@@ -36,13 +36,13 @@ def test_sampled_step_matches_reference(sparse, adagrad, fit_intercept):
                                 step, eta0, alpha, adagrad)
     if sparse:
         Xs = sp.csr_matrix(X)
-        x_indptr, x_indices, x_data = Xs.indptr, Xs.indices, Xs.data
+        x = (np.empty((0, 0)), Xs.indptr, Xs.indices, Xs.data)
     else:
-        x_indptr, x_indices, x_data = _sgd.dense_as_csr(X)
+        x = (X, np.zeros(1, np.int64), np.zeros(0, np.int32), np.zeros(0))
     indptr = np.concatenate([[0], np.cumsum([len(c) for c in candidates])]).astype(np.int64)
     slot = np.full(W.shape[0], -1, dtype=np.int64)
     loss = _sgd.sampled_softmax_step(
-        x_indptr, x_indices, x_data, y.astype(np.int64), sw, indptr,
+        *x, y.astype(np.int64), sw, indptr,
         np.concatenate(candidates).astype(np.int64), np.concatenate(log_weights),
         W, b, fit_intercept, G, last, step, eta0, alpha, adagrad, slot,
     )  # fmt: skip
@@ -63,7 +63,7 @@ def test_sampled_step_with_every_class_is_the_exact_step():
     candidates = np.concatenate([np.delete(np.arange(n_classes), y[i]) for i in range(n_rows)])
     indptr = np.arange(0, (n_rows + 1) * (n_classes - 1), n_classes - 1, dtype=np.int64)
     W1, b1, G1, last1 = W.copy(), b.copy(), np.zeros(n_classes), np.zeros(n_classes, dtype=np.int64)
-    x = _sgd.dense_as_csr(X)
+    x = (np.empty((0, 0)), *_sgd.dense_as_csr(X))  # dense rows given as CSR: same result
     _sgd.sampled_softmax_step(*x, y.astype(np.int64), sw, indptr, candidates.astype(np.int64),
                               np.zeros(candidates.shape[0]), W1, b1, True, G1, last1, 0, 0.2, 0.01, True,
                               np.full(n_classes, -1, dtype=np.int64))

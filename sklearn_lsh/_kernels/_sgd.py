@@ -53,7 +53,7 @@ def catch_up_rows(W, accumulator, last_step, step, eta0, alpha, adagrad):
 
 @numba.njit(cache=True)
 def sampled_softmax_step(
-    x_indptr, x_indices, x_data, y, sample_weight,
+    x_dense, x_indptr, x_indices, x_data, y, sample_weight,
     cand_indptr, cand_classes, cand_log_weight,
     W, intercept, fit_intercept, accumulator, last_step, step,
     eta0, alpha, adagrad, slot,
@@ -68,11 +68,14 @@ def sampled_softmax_step(
     is ``log Z_hat - s_y`` and its gradient touches ``y`` and the
     candidates only. ``sample_weight`` must already be divided by the batch
     total. ``slot`` is an int64 workspace of length C filled with -1 (left so).
+    Dense rows are passed as ``x_dense`` (n_rows, n_features) with empty CSR
+    arrays; CSR rows with ``x_dense`` of shape (0, 0).
 
     Returns the weighted sum of the examples' estimated losses.
     """
     n_rows = y.shape[0]
     n_features = W.shape[1]
+    dense = x_dense.shape[0] > 0
     adagrad_flag = adagrad
     # Rows touched by the batch: the true classes and the candidates.
     touched = np.empty(n_rows + cand_classes.shape[0], dtype=np.int64)
@@ -100,8 +103,11 @@ def sampled_softmax_step(
         yi = y[i]
         # Current scores; logits[k] = s_j + log weight_j, logits[hi - lo] = s_y.
         s_y = intercept[yi] if fit_intercept else 0.0
-        for p in range(x_lo, x_hi):
-            s_y += W[yi, x_indices[p]] * x_data[p]
+        if dense:
+            s_y += np.dot(W[yi], x_dense[i])
+        else:
+            for p in range(x_lo, x_hi):
+                s_y += W[yi, x_indices[p]] * x_data[p]
         top = s_y
         for ptr in range(lo, hi):
             j = cand_classes[ptr]
@@ -109,8 +115,11 @@ def sampled_softmax_step(
                 logits[ptr - lo] = -np.inf
                 continue
             s = intercept[j] if fit_intercept else 0.0
-            for p in range(x_lo, x_hi):
-                s += W[j, x_indices[p]] * x_data[p]
+            if dense:
+                s += np.dot(W[j], x_dense[i])
+            else:
+                for p in range(x_lo, x_hi):
+                    s += W[j, x_indices[p]] * x_data[p]
             logits[ptr - lo] = s + cand_log_weight[ptr]
             top = max(top, logits[ptr - lo])
         total = np.exp(s_y - top)
@@ -131,8 +140,12 @@ def sampled_softmax_step(
             else:
                 r = slot[yi]
                 coef = weight * (np.exp(s_y - log_z) - 1.0)
-            for p in range(x_lo, x_hi):
-                grad[r, x_indices[p]] += coef * x_data[p]
+            if dense:
+                for f in range(n_features):
+                    grad[r, f] += coef * x_dense[i, f]
+            else:
+                for p in range(x_lo, x_hi):
+                    grad[r, x_indices[p]] += coef * x_data[p]
             grad_b[r] += coef
 
     _apply_rows(W, intercept, fit_intercept, accumulator, last_step, step, eta0, alpha, adagrad_flag,
