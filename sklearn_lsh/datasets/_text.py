@@ -76,7 +76,7 @@ class NextWordFeatures:
     >>> tokens = "the cat sat on the mat <eos> the dog sat on the log <eos>".split()
     >>> feats = NextWordFeatures(context_size=2, n_components=3).fit(tokens)
     >>> X, y = feats.transform(tokens)
-    >>> X.shape, y.shape, feats.vocabulary_[y[1]]
+    >>> X.shape, y.shape, str(feats.vocabulary_[y[1]])
     ((14, 6), (14,), 'cat')
     """
 
