@@ -381,9 +381,7 @@ class LSHIndex:
         norms = _row_norms(W)
         class_scale = _norm_range_maxima(norms, self.n_norm_ranges)
         extra = np.sqrt(np.maximum(0.0, 1.0 - (norms / class_scale) ** 2))
-        codes = self._table_codes(
-            _hashing.hash_dense(W, projections, self._group_bits, self._n_groups, 1.0 / class_scale, extra)
-        )
+        codes = self._table_codes(self._hash_classes(W, projections, 1.0 / class_scale, extra))
         # Sort every table's column of bucket ids at once; a bucket starts
         # wherever the sorted id changes.
         order = np.argsort(codes, axis=0, kind="stable")
@@ -400,6 +398,20 @@ class LSHIndex:
         self.n_builds_ += 1
         self.build_inner_products_ += n_classes * (self.hash_cost + 1)
         return self
+
+    def _hash_classes(self, W, projections, scale, extra):
+        """Group codes of the transformed class vectors: one BLAS product per
+        block of rows (bounded memory), then the signs packed."""
+        n_features = W.shape[1]
+        codes = np.empty((W.shape[0], self._n_groups), dtype=np.int64)
+        block = max(1, (1 << 24) // max(1, projections.shape[1]))  # <= 128 MB of float64 projections
+        for lo in range(0, W.shape[0], block):
+            hi = min(lo + block, W.shape[0])
+            projected = np.asarray(W[lo:hi] @ projections[:n_features], dtype=np.float64)
+            projected *= scale[lo:hi, None]
+            projected += extra[lo:hi, None] * projections[n_features]
+            codes[lo:hi] = _hashing.pack_signs(projected, self._group_bits, self._n_groups)
+        return codes
 
     def _table_codes(self, group_codes):
         """Bucket ids per table from the hashed groups of bits."""

@@ -79,3 +79,14 @@ def test_collision_rate_detects_a_wrong_law():
     wrong = np.cos(angle / 2) ** 2
     se = np.sqrt(wrong * (1 - wrong) / n_tables)
     assert abs(rate - wrong) > 4 * se
+
+
+def test_pack_signs_of_a_blas_product_matches_the_loop_kernel():
+    rng = np.random.default_rng(5)
+    W = rng.standard_normal((300, 7))
+    R = rng.standard_normal((8, 6 * 5))
+    scale, extra = rng.uniform(0.5, 2, 300), rng.uniform(0, 1, 300)
+    projected = scale[:, None] * (W @ R[:7]) + extra[:, None] * R[7]
+    np.testing.assert_array_equal(
+        _hashing.pack_signs(projected, 6, 5), _hashing.hash_dense(W, R, 6, 5, scale, extra)
+    )

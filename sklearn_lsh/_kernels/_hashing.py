@@ -71,3 +71,25 @@ def hash_csr(indptr, indices, data, projections, n_bits, n_tables, scale, extra)
                     acc[p] += value * row[p]
         _finish_row(acc, scale[i], extra[i], last, n_bits, n_tables, codes, i)
     return codes
+
+
+@numba.njit(cache=True)
+def pack_signs(projected, n_bits, n_tables):
+    """Codes (n_rows, n_tables) from already projected rows: bit ``b`` of
+    table ``t`` is ``projected[i, t * n_bits + b] > 0``.
+
+    Used to hash the class vectors at build time from a BLAS product (one
+    GEMM instead of an axpy loop); queries keep the loop kernels above, whose
+    dense and CSR forms give identical codes.
+    """
+    n_rows = projected.shape[0]
+    codes = np.empty((n_rows, n_tables), dtype=np.int64)
+    for i in range(n_rows):
+        for t in range(n_tables):
+            code = 0
+            base = t * n_bits
+            for b in range(n_bits):
+                if projected[i, base + b] > 0.0:
+                    code |= np.int64(1) << b
+            codes[i, t] = code
+    return codes
