@@ -14,9 +14,10 @@ differ only in which classes a step touches):
   costs O(touched rows x nnz), and when every row is touched (the dense path)
   the result is plain minibatch gradient descent on the L2-penalised loss.
 
-A minibatch is given as CSR (dense rows use CSR over all columns, see
-:func:`dense_as_csr`); its gradient is accumulated over the batch, then one
-update per touched row is applied.
+A minibatch is given as dense rows or as CSR; its gradient is accumulated
+over the batch, then one update per touched row is applied.
+(:func:`dense_as_csr` writes dense rows as CSR, which the tests use to check
+that both layouts give the same step.)
 """
 
 import numba
