@@ -464,6 +464,7 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         self.intercept_ = np.zeros(n_classes, dtype=dtype)
         self._accumulator = np.zeros(n_classes, dtype=np.float64)
         self._last_step = np.zeros(n_classes, dtype=np.int64)
+        self._slot = np.full(n_classes, -1, dtype=np.int64)  # workspace of the sampled step (left all -1)
         self.n_bits_ = self.n_bits if self.n_bits is not None else auto_n_bits(n_classes)
         self.t_ = 0
         self.n_rebuilds_ = 0
@@ -626,8 +627,6 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
             else:
                 x_dense = np.ascontiguousarray(Xb)
                 x_indptr, x_indices, x_data = np.zeros(1, np.int64), np.zeros(0, np.int32), np.zeros(0, Xb.dtype)
-            if not hasattr(self, "_slot") or self._slot.shape[0] != n_classes:
-                self._slot = np.full(n_classes, -1, dtype=np.int64)
             loss = _sgd.sampled_softmax_step(
                 x_dense, x_indptr, x_indices, x_data, yb.astype(np.int64), wb,
                 cand_indptr, cand_classes, log_weight,
@@ -785,11 +784,15 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         sizes = np.diff(sample.indptr)
         log_terms = sample.scores - sample.log_probabilities
         log_z = _scoring.segment_logsumexp(log_terms, sample.indptr)
-        for i in np.flatnonzero(sizes >= k):
-            lo, hi = sample.indptr[i], sample.indptr[i + 1]
-            order = np.argsort(-sample.scores[lo:hi], kind="stable")[:k]
-            top[i] = sample.classes[lo:hi][order]
-            proba[i] = np.exp(sample.scores[lo:hi][order] - log_z[i])
+        full = sizes >= k
+        # The k best candidates of every row, then best first within each row.
+        keep = np.flatnonzero(_scoring.top_k_per_segment(sample.scores, sample.indptr, k))
+        row_of = np.repeat(np.arange(sizes.shape[0]), sizes)[keep]
+        keep = keep[full[row_of]]
+        row_of = row_of[full[row_of]]
+        keep = keep[np.lexsort((-sample.scores[keep], row_of))]
+        top[full] = sample.classes[keep].reshape(-1, k)
+        proba[full] = np.exp(sample.scores[keep].reshape(-1, k) - log_z[full][:, None])
         short = np.flatnonzero(sizes < k)
         if short.shape[0]:
             self._topk_exact(X[short], k, short, top, proba)

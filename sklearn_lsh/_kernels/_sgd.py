@@ -52,6 +52,28 @@ def catch_up_rows(W, accumulator, last_step, step, eta0, alpha, adagrad):
         _catch_up(W, accumulator, last_step, j, step, eta0, alpha, adagrad)
 
 
+@numba.njit(cache=True, inline="always")
+def _row_dot(W, j, dense, x_dense, i, x_indices, x_data, x_lo, x_hi):
+    """``W[j] . x_i`` for a dense row ``x_dense[i]`` or the CSR slice."""
+    if dense:
+        return np.dot(W[j], x_dense[i])
+    acc = 0.0
+    for p in range(x_lo, x_hi):
+        acc += W[j, x_indices[p]] * x_data[p]
+    return acc
+
+
+@numba.njit(cache=True, inline="always")
+def _row_axpy(grad, r, coef, dense, x_dense, i, x_indices, x_data, x_lo, x_hi):
+    """``grad[r] += coef * x_i`` for a dense row or the CSR slice."""
+    if dense:
+        for f in range(grad.shape[1]):
+            grad[r, f] += coef * x_dense[i, f]
+    else:
+        for p in range(x_lo, x_hi):
+            grad[r, x_indices[p]] += coef * x_data[p]
+
+
 @numba.njit(cache=True)
 def sampled_softmax_step(
     x_dense, x_indptr, x_indices, x_data, y, sample_weight,
@@ -77,7 +99,6 @@ def sampled_softmax_step(
     n_rows = y.shape[0]
     n_features = W.shape[1]
     dense = x_dense.shape[0] > 0
-    adagrad_flag = adagrad
     # Rows touched by the batch: the true classes and the candidates.
     touched = np.empty(n_rows + cand_classes.shape[0], dtype=np.int64)
     n_touched = 0
@@ -89,7 +110,7 @@ def sampled_softmax_step(
                 touched[n_touched] = j
                 n_touched += 1
     for r in range(n_touched):
-        _catch_up(W, accumulator, last_step, touched[r], step, eta0, alpha, adagrad_flag)
+        _catch_up(W, accumulator, last_step, touched[r], step, eta0, alpha, adagrad)
 
     grad = np.zeros((n_touched, n_features), dtype=np.float64)
     grad_b = np.zeros(n_touched, dtype=np.float64)
@@ -104,11 +125,7 @@ def sampled_softmax_step(
         yi = y[i]
         # Current scores; logits[k] = s_j + log weight_j, logits[hi - lo] = s_y.
         s_y = intercept[yi] if fit_intercept else 0.0
-        if dense:
-            s_y += np.dot(W[yi], x_dense[i])
-        else:
-            for p in range(x_lo, x_hi):
-                s_y += W[yi, x_indices[p]] * x_data[p]
+        s_y += _row_dot(W, yi, dense, x_dense, i, x_indices, x_data, x_lo, x_hi)
         top = s_y
         for ptr in range(lo, hi):
             j = cand_classes[ptr]
@@ -116,11 +133,7 @@ def sampled_softmax_step(
                 logits[ptr - lo] = -np.inf
                 continue
             s = intercept[j] if fit_intercept else 0.0
-            if dense:
-                s += np.dot(W[j], x_dense[i])
-            else:
-                for p in range(x_lo, x_hi):
-                    s += W[j, x_indices[p]] * x_data[p]
+            s += _row_dot(W, j, dense, x_dense, i, x_indices, x_data, x_lo, x_hi)
             logits[ptr - lo] = s + cand_log_weight[ptr]
             top = max(top, logits[ptr - lo])
         total = np.exp(s_y - top)
@@ -141,15 +154,10 @@ def sampled_softmax_step(
             else:
                 r = slot[yi]
                 coef = weight * (np.exp(s_y - log_z) - 1.0)
-            if dense:
-                for f in range(n_features):
-                    grad[r, f] += coef * x_dense[i, f]
-            else:
-                for p in range(x_lo, x_hi):
-                    grad[r, x_indices[p]] += coef * x_data[p]
+            _row_axpy(grad, r, coef, dense, x_dense, i, x_indices, x_data, x_lo, x_hi)
             grad_b[r] += coef
 
-    _apply_rows(W, intercept, fit_intercept, accumulator, last_step, step, eta0, alpha, adagrad_flag,
+    _apply_rows(W, intercept, fit_intercept, accumulator, last_step, step, eta0, alpha, adagrad,
                 touched[:n_touched], grad, grad_b)
     for r in range(n_touched):
         slot[touched[r]] = -1
