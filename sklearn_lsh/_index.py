@@ -382,13 +382,15 @@ class LSHIndex:
         class_scale = _norm_range_maxima(norms, self.n_norm_ranges)
         extra = np.sqrt(np.maximum(0.0, 1.0 - (norms / class_scale) ** 2))
         codes = self._table_codes(self._hash_classes(W, projections, 1.0 / class_scale, extra))
-        # Sort every table's column of bucket ids at once; a bucket starts
-        # wherever the sorted id changes.
-        order = np.argsort(codes, axis=0, kind="stable")
-        sorted_codes = np.take_along_axis(codes, order, axis=0).T  # (n_tables, n_classes)
+        # Sort every table's bucket ids at once (table-major, in the smallest
+        # unsigned type that holds them: ids of <= 16 bits get numpy's radix
+        # sort); a bucket starts wherever the sorted id changes.
+        codes = np.ascontiguousarray(codes.T).astype(np.min_scalar_type((1 << self.n_bits) - 1))
+        order = np.argsort(codes, axis=1, kind="stable")
+        sorted_codes = np.take_along_axis(codes, order, axis=1)  # (n_tables, n_classes)
         starts = np.ones((n_tables, n_classes), dtype=bool)
         starts[:, 1:] = sorted_codes[:, 1:] != sorted_codes[:, :-1]
-        members = order.T.astype(np.int32).ravel()
+        members = order.astype(np.int32).ravel()
         self.projections_ = projections
         self.class_scale_ = class_scale
         self.members_ = members
@@ -404,13 +406,16 @@ class LSHIndex:
         block of rows (bounded memory), then the signs packed."""
         n_features = W.shape[1]
         codes = np.empty((W.shape[0], self._n_groups), dtype=np.int64)
-        block = max(1, (1 << 24) // max(1, projections.shape[1]))  # <= 128 MB of float64 projections
+        # Blocks of about 2**20 products (8 MB) stay in cache; W is cast to
+        # float64 per block so the product runs in BLAS, not numpy's
+        # mixed-type loop.
+        block = max(1, (1 << 20) // max(1, projections.shape[1]))
         for lo in range(0, W.shape[0], block):
             hi = min(lo + block, W.shape[0])
-            projected = np.asarray(W[lo:hi] @ projections[:n_features], dtype=np.float64)
-            projected *= scale[lo:hi, None]
-            projected += extra[lo:hi, None] * projections[n_features]
-            codes[lo:hi] = _hashing.pack_signs(projected, self._group_bits, self._n_groups)
+            products = np.asarray(W[lo:hi], dtype=np.float64) @ projections[:n_features]
+            codes[lo:hi] = _hashing.pack_signs(
+                products, scale[lo:hi], extra[lo:hi], projections[n_features], self._group_bits, self._n_groups
+            )
         return codes
 
     def _table_codes(self, group_codes):

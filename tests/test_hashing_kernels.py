@@ -86,7 +86,6 @@ def test_pack_signs_of_a_blas_product_matches_the_loop_kernel():
     W = rng.standard_normal((300, 7))
     R = rng.standard_normal((8, 6 * 5))
     scale, extra = rng.uniform(0.5, 2, 300), rng.uniform(0, 1, 300)
-    projected = scale[:, None] * (W @ R[:7]) + extra[:, None] * R[7]
     np.testing.assert_array_equal(
-        _hashing.pack_signs(projected, 6, 5), _hashing.hash_dense(W, R, 6, 5, scale, extra)
+        _hashing.pack_signs(W @ R[:7], scale, extra, R[7], 6, 5), _hashing.hash_dense(W, R, 6, 5, scale, extra)
     )

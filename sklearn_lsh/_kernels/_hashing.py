@@ -74,22 +74,26 @@ def hash_csr(indptr, indices, data, projections, n_bits, n_tables, scale, extra)
 
 
 @numba.njit(cache=True)
-def pack_signs(projected, n_bits, n_tables):
-    """Codes (n_rows, n_tables) from already projected rows: bit ``b`` of
-    table ``t`` is ``projected[i, t * n_bits + b] > 0``.
+def pack_signs(products, scale, extra, last, n_bits, n_tables):
+    """Codes (n_rows, n_tables) from rows already multiplied by the
+    projections (``products = X @ R[:d]``): bit ``b`` of table ``t`` is the
+    sign of ``scale[i] * products[i, t * n_bits + b] + extra[i] * last[...]``,
+    the same expression, in the same order, as the loop kernels.
 
     Used to hash the class vectors at build time from a BLAS product (one
     GEMM instead of an axpy loop); queries keep the loop kernels above, whose
     dense and CSR forms give identical codes.
     """
-    n_rows = projected.shape[0]
+    n_rows = products.shape[0]
     codes = np.empty((n_rows, n_tables), dtype=np.int64)
     for i in range(n_rows):
+        s = scale[i]
+        e = extra[i]
         for t in range(n_tables):
             code = 0
             base = t * n_bits
             for b in range(n_bits):
-                if projected[i, base + b] > 0.0:
+                if products[i, base + b] * s + e * last[base + b] > 0.0:
                     code |= np.int64(1) << b
             codes[i, t] = code
     return codes

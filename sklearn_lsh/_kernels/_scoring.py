@@ -3,6 +3,7 @@
 import numba
 import numpy as np
 
+from ._prefetch import PREFETCH_DISTANCE, prefetch_row
 from ._random import gumbel, seed_stream
 
 EULER_GAMMA = 0.5772156649015329
@@ -16,9 +17,12 @@ def pair_scores_dense(X, W, indptr, classes):
     Accumulates in float64 whatever the input dtypes.
     """
     n_queries, n_features = X.shape
-    scores = np.zeros(classes.shape[0], dtype=np.float64)
+    n_pairs = classes.shape[0]
+    scores = np.zeros(n_pairs, dtype=np.float64)
     for i in range(n_queries):
         for p in range(indptr[i], indptr[i + 1]):
+            if p + PREFETCH_DISTANCE < n_pairs and classes[p + PREFETCH_DISTANCE] >= 0:
+                prefetch_row(W, classes[p + PREFETCH_DISTANCE])
             j = classes[p]
             if j < 0:
                 continue
@@ -33,9 +37,12 @@ def pair_scores_dense(X, W, indptr, classes):
 def pair_scores_csr(x_indptr, x_indices, x_data, W, indptr, classes):
     """As :func:`pair_scores_dense` for CSR queries (x_indptr, x_indices, x_data)."""
     n_queries = x_indptr.shape[0] - 1
-    scores = np.zeros(classes.shape[0], dtype=np.float64)
+    n_pairs = classes.shape[0]
+    scores = np.zeros(n_pairs, dtype=np.float64)
     for i in range(n_queries):
         for p in range(indptr[i], indptr[i + 1]):
+            if p + PREFETCH_DISTANCE < n_pairs and classes[p + PREFETCH_DISTANCE] >= 0:
+                prefetch_row(W, classes[p + PREFETCH_DISTANCE])
             j = classes[p]
             if j < 0:
                 continue

@@ -23,6 +23,8 @@ that both layouts give the same step.)
 import numba
 import numpy as np
 
+from ._prefetch import PREFETCH_DISTANCE, prefetch_item, prefetch_row
+
 EPS = 1e-8
 
 
@@ -53,25 +55,32 @@ def catch_up_rows(W, accumulator, last_step, step, eta0, alpha, adagrad):
 
 
 @numba.njit(cache=True, inline="always")
+def _dot(a, b):
+    """``a . b`` in float64 with four independent partial sums, so the
+    compiled loop is not one serial chain of additions (which also keeps the
+    CPU from loading the next class row early)."""
+    n = a.shape[0]
+    s0 = s1 = s2 = s3 = 0.0
+    m = n - n % 4
+    for f in range(0, m, 4):
+        s0 += np.float64(a[f]) * b[f]
+        s1 += np.float64(a[f + 1]) * b[f + 1]
+        s2 += np.float64(a[f + 2]) * b[f + 2]
+        s3 += np.float64(a[f + 3]) * b[f + 3]
+    for f in range(m, n):
+        s0 += np.float64(a[f]) * b[f]
+    return (s0 + s1) + (s2 + s3)
+
+
+@numba.njit(cache=True, inline="always")
 def _row_dot(W, j, dense, x_dense, i, x_indices, x_data, x_lo, x_hi):
     """``W[j] . x_i`` for a dense row ``x_dense[i]`` or the CSR slice."""
     if dense:
-        return np.dot(W[j], x_dense[i])
+        return _dot(W[j], x_dense[i])
     acc = 0.0
     for p in range(x_lo, x_hi):
         acc += W[j, x_indices[p]] * x_data[p]
     return acc
-
-
-@numba.njit(cache=True, inline="always")
-def _row_axpy(grad, r, coef, dense, x_dense, i, x_indices, x_data, x_lo, x_hi):
-    """``grad[r] += coef * x_i`` for a dense row or the CSR slice."""
-    if dense:
-        for f in range(grad.shape[1]):
-            grad[r, f] += coef * x_dense[i, f]
-    else:
-        for p in range(x_lo, x_hi):
-            grad[r, x_indices[p]] += coef * x_data[p]
 
 
 @numba.njit(cache=True)
@@ -94,13 +103,23 @@ def sampled_softmax_step(
     Dense rows are passed as ``x_dense`` (n_rows, n_features) with empty CSR
     arrays; CSR rows with ``x_dense`` of shape (0, 0).
 
+    The step runs in three passes: (1) find the touched rows; (2) bring each
+    row up to date (lazy L2) when it is first read, score every example's
+    candidates and keep one gradient coefficient per (example, class) pair; (3) for each touched row,
+    sum its pairs' ``coefficient * x_i`` in a one-row buffer and update the
+    row at once. No (touched rows x features) gradient matrix is formed, so
+    the memory traffic of a step is the touched rows of ``W`` plus the batch.
+
     Returns the weighted sum of the examples' estimated losses.
     """
     n_rows = y.shape[0]
+    n_cands = cand_classes.shape[0]
     n_features = W.shape[1]
     dense = x_dense.shape[0] > 0
-    # Rows touched by the batch: the true classes and the candidates.
-    touched = np.empty(n_rows + cand_classes.shape[0], dtype=np.int64)
+    # Pair p < n_cands is candidate p; pair n_cands + i is example i's true class.
+    n_pairs = n_cands + n_rows
+    touched = np.empty(n_pairs, dtype=np.int64)
+    count = np.zeros(n_pairs + 1, dtype=np.int64)
     n_touched = 0
     for i in range(n_rows):
         for ptr in range(cand_indptr[i], cand_indptr[i + 1] + 1):
@@ -109,11 +128,10 @@ def sampled_softmax_step(
                 slot[j] = n_touched
                 touched[n_touched] = j
                 n_touched += 1
-    for r in range(n_touched):
-        _catch_up(W, accumulator, last_step, touched[r], step, eta0, alpha, adagrad)
+            count[slot[j] + 1] += 1
 
-    grad = np.zeros((n_touched, n_features), dtype=np.float64)
-    grad_b = np.zeros(n_touched, dtype=np.float64)
+    # Pass 2: scores and gradient coefficients.
+    pair_coef = np.zeros(n_pairs, dtype=np.float64)
     max_cands = 0
     for i in range(n_rows):
         max_cands = max(max_cands, cand_indptr[i + 1] - cand_indptr[i])
@@ -123,15 +141,25 @@ def sampled_softmax_step(
         lo, hi = cand_indptr[i], cand_indptr[i + 1]
         x_lo, x_hi = x_indptr[i], x_indptr[i + 1]
         yi = y[i]
-        # Current scores; logits[k] = s_j + log weight_j, logits[hi - lo] = s_y.
+        # Current scores; logits[k] = s_j + log weight_j.
+        # A row's pending L2 decay is applied the first time it is read
+        # (``_catch_up`` is a no-op for a row already brought to ``step``).
+        _catch_up(W, accumulator, last_step, yi, step, eta0, alpha, adagrad)
         s_y = intercept[yi] if fit_intercept else 0.0
         s_y += _row_dot(W, yi, dense, x_dense, i, x_indices, x_data, x_lo, x_hi)
         top = s_y
         for ptr in range(lo, hi):
+            if ptr + PREFETCH_DISTANCE < n_cands:
+                ahead = cand_classes[ptr + PREFETCH_DISTANCE]
+                prefetch_row(W, ahead)
+                prefetch_item(last_step, ahead)
+                prefetch_item(accumulator, ahead)
+                prefetch_item(intercept, ahead)
             j = cand_classes[ptr]
             if j == yi:
                 logits[ptr - lo] = -np.inf
                 continue
+            _catch_up(W, accumulator, last_step, j, step, eta0, alpha, adagrad)
             s = intercept[j] if fit_intercept else 0.0
             s += _row_dot(W, j, dense, x_dense, i, x_indices, x_data, x_lo, x_hi)
             logits[ptr - lo] = s + cand_log_weight[ptr]
@@ -145,22 +173,68 @@ def sampled_softmax_step(
         if weight == 0.0:
             continue
         # Gradient: q_j x for every term, minus x for the true class.
-        for k in range(hi - lo + 1):
-            if k < hi - lo:
-                if logits[k] == -np.inf:
-                    continue
-                r = slot[cand_classes[lo + k]]
-                coef = weight * np.exp(logits[k] - log_z)
-            else:
-                r = slot[yi]
-                coef = weight * (np.exp(s_y - log_z) - 1.0)
-            _row_axpy(grad, r, coef, dense, x_dense, i, x_indices, x_data, x_lo, x_hi)
-            grad_b[r] += coef
+        for k in range(hi - lo):
+            if logits[k] != -np.inf:
+                pair_coef[lo + k] = weight * np.exp(logits[k] - log_z)
+        pair_coef[n_cands + i] = weight * (np.exp(s_y - log_z) - 1.0)
 
-    _apply_rows(W, intercept, fit_intercept, accumulator, last_step, step, eta0, alpha, adagrad,
-                touched[:n_touched], grad, grad_b)
+    # Pass 3: group the pairs by touched row (counting sort, pairs kept in
+    # example order), then one accumulate-and-update per row.
     for r in range(n_touched):
-        slot[touched[r]] = -1
+        count[r + 1] += count[r]
+    fill = count[:n_touched].copy()
+    pair_of = np.empty(n_pairs, dtype=np.int64)
+    for i in range(n_rows):
+        for ptr in range(cand_indptr[i], cand_indptr[i + 1] + 1):
+            p = n_cands + i if ptr == cand_indptr[i + 1] else ptr
+            j = y[i] if ptr == cand_indptr[i + 1] else cand_classes[ptr]
+            r = slot[j]
+            pair_of[fill[r]] = p
+            fill[r] += 1
+    example_of = np.empty(n_pairs, dtype=np.int64)
+    for i in range(n_rows):
+        for ptr in range(cand_indptr[i], cand_indptr[i + 1]):
+            example_of[ptr] = i
+        example_of[n_cands + i] = i
+    width = n_features + (1 if fit_intercept else 0)
+    grad = np.zeros(n_features, dtype=np.float64)
+    for r in range(n_touched):
+        if r + PREFETCH_DISTANCE < n_touched:
+            ahead = touched[r + PREFETCH_DISTANCE]
+            prefetch_row(W, ahead)
+            prefetch_item(accumulator, ahead)
+        j = touched[r]
+        grad_b = 0.0
+        for q in range(count[r], count[r + 1]):
+            p = pair_of[q]
+            coef = pair_coef[p]
+            if coef == 0.0:
+                continue
+            i = example_of[p]
+            if dense:
+                for f in range(n_features):
+                    grad[f] += coef * x_dense[i, f]
+            else:
+                for ptr in range(x_indptr[i], x_indptr[i + 1]):
+                    grad[x_indices[ptr]] += coef * x_data[ptr]
+            grad_b += coef
+        square = 0.0
+        for f in range(n_features):
+            g = grad[f] + alpha * W[j, f]
+            grad[f] = g
+            square += g * g
+        if fit_intercept:
+            square += grad_b * grad_b
+        if adagrad:
+            accumulator[j] += square / width
+        rate = _row_rate(accumulator, j, eta0, adagrad)
+        for f in range(n_features):
+            W[j, f] -= rate * grad[f]
+            grad[f] = 0.0
+        if fit_intercept:
+            intercept[j] -= rate * grad_b
+        last_step[j] = step + 1
+        slot[j] = -1
     return total_loss
 
 
