@@ -12,6 +12,7 @@ import numba
 import numpy as np
 import scipy.sparse as sp
 from scipy.special import logsumexp
+from sklearn import get_config
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
@@ -24,7 +25,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from ._index import LSHIndex
-from ._kernels import _retrieval, _scoring, _sgd
+from ._kernels import _embedding, _retrieval, _scoring, _sgd
 
 __all__ = ["LSHSoftmaxClassifier"]
 
@@ -111,6 +112,15 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         How the partition function of a training step is computed. "exact"
         is full-softmax minibatch SGD through BLAS; "uniform" draws
         ``n_samples`` negatives uniformly (importance weight ``(C - 1) / n``).
+    n_components : int >= 1 or None, default=None
+        None: the full log-linear model, ``s_j = coef_[j] . x + b_j``.
+        An int: the low-rank model ``s_j = class_embedding_[j] . (x @
+        embedding_) + b_j`` (the fastText architecture), which learns a
+        feature embedding of ``n_components`` columns with the classes.
+        Memory is O((n_features + n_classes) x n_components) instead of
+        O(n_features x n_classes), and a step updates only the embedding
+        rows of the batch's non-zero features. The hash tables are built
+        over the class embeddings and queried with ``x @ embedding_``.
     n_bits : int in [1, 63] or None, default=None
         Bits per hash table (K). None: ``ceil(log2(n_classes)) - 4``.
     n_tables : int >= 1, default=16
@@ -128,8 +138,9 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
     eta0 : float > 0, default=0.1
         Initial (or constant) step size.
     alpha : float >= 0, default=1e-6
-        L2 penalty on ``coef_``, applied lazily (a row's missed decays are
-        applied when it is next touched), so a step stays O(touched rows x nnz).
+        L2 penalty on ``coef_`` (low-rank mode: on ``class_embedding_`` and
+        ``embedding_``), applied lazily (a row's missed decays are applied
+        when it is next touched), so a step stays O(touched rows x nnz).
     batch_size : int >= 1, default=128
         Examples per update (the gradient is averaged over the batch).
     max_iter : int >= 1, default=5
@@ -167,7 +178,16 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
     classes_ : ndarray of shape (n_classes,)
         Sorted class labels (any hashable, e.g. strings).
     coef_ : ndarray of shape (n_classes, n_features)
-        Class weight rows, in the dtype of the training input.
+        Class weight rows, in the dtype of the training input. In the
+        low-rank mode it is the product ``class_embedding_ @ embedding_.T``,
+        computed on access (a new array; writing to it does not change the
+        model) when it fits in ``sklearn.get_config()["working_memory"]``;
+        above that, accessing it raises an AttributeError that gives its
+        size (at 10^5 classes x 10^5 features it would be 37 GiB).
+    embedding_ : ndarray of shape (n_features, n_components)
+        Low-rank mode only: the learned feature embedding.
+    class_embedding_ : ndarray of shape (n_classes, n_components)
+        Low-rank mode only: the class vectors in the embedding space.
     intercept_ : ndarray of shape (n_classes,)
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -217,6 +237,7 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
 
     _parameter_constraints: dict = {
         "estimator": [StrOptions({"lsh", "exact", "uniform"})],
+        "n_components": [Interval(Integral, 1, None, closed="left"), None],
         "n_bits": [Interval(Integral, 1, 63, closed="both"), None],
         "n_tables": [Interval(Integral, 1, None, closed="left")],
         "n_samples": [Interval(Integral, 1, None, closed="left"), None],
@@ -243,6 +264,7 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         self,
         estimator="lsh",
         *,
+        n_components=None,
         n_bits=None,
         n_tables=16,
         n_samples=None,
@@ -265,6 +287,7 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         n_jobs=None,
     ):
         self.estimator = estimator
+        self.n_components = n_components
         self.n_bits = n_bits
         self.n_tables = n_tables
         self.n_samples = n_samples
@@ -311,7 +334,7 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         -------
         self : LSHSoftmaxClassifier
         """
-        state = self._snapshot() if hasattr(self, "coef_") else None
+        state = self._snapshot() if self._has_model() else None
         try:
             return self._fit(X, y, sample_weight)
         except BaseException:
@@ -331,15 +354,16 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
                 f"only one class: {classes[0]!r}."
             )
         sample_weight = _check_sample_weight(sample_weight, X.shape[0])
-        keep = self.warm_start and hasattr(self, "coef_")
+        keep = self.warm_start and self._has_model()
         if keep and (
             not np.array_equal(self.classes_, classes)
-            or self.coef_.shape[1] != X.shape[1]
-            or self.coef_.dtype != X.dtype
+            or self._model_n_features() != X.shape[1]
+            or self._weights.dtype != X.dtype
+            or self._fitted_n_components() != self.n_components
         ):
             raise ValueError(
-                "warm_start=True needs the same classes, number of features and dtype as the previous fit; "
-                "set warm_start=False to start over."
+                "warm_start=True needs the same classes, number of features, dtype and n_components as the "
+                "previous fit; set warm_start=False to start over."
             )
         if not keep:
             self._initialize(classes, X.shape[1], X.dtype)
@@ -404,8 +428,13 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
                 "listed in the classes of the first partial_fit call."
             )
         sample_weight = _check_sample_weight(sample_weight, X.shape[0])
-        if not first_call and X.dtype != self.coef_.dtype:
-            X = X.astype(self.coef_.dtype)
+        if not first_call and self._fitted_n_components() != self.n_components:
+            raise ValueError(
+                f"n_components={self.n_components!r} differs from the model being trained "
+                f"(n_components={self._fitted_n_components()!r}); partial_fit cannot change the architecture."
+            )
+        if not first_call and X.dtype != self._weights.dtype:
+            X = X.astype(self._weights.dtype)
         state = None if first_call else self._snapshot()
         try:
             if first_call:
@@ -419,7 +448,7 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
             if state is not None:
                 self._restore(state)
             else:
-                for name in ("classes_", "coef_", "intercept_", "n_features_in_", "feature_names_in_"):
+                for name in self._STATE:
                     self.__dict__.pop(name, None)
             raise
         return self
@@ -427,9 +456,63 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
     # ---------------------------------------------------------- internals
     _STATE = (
         "classes_", "n_features_in_", "feature_names_in_", "n_bits_", "_seed", "_predict_index", "_slot",
-        "coef_", "intercept_", "_accumulator", "_last_step", "_index", "t_", "n_iter_", "loss_curve_",
+        "_weights", "intercept_", "_accumulator", "_last_step", "_index", "t_", "n_iter_", "loss_curve_",
         "n_rebuilds_", "_n_epochs", "_classes_scored", "_examples_seen", "validation_scores_",
+        "embedding_", "_embedding_accumulator", "_embedding_last_step", "_embedding_slot",
     )  # fmt: skip
+
+    def _has_model(self):
+        return "_weights" in self.__dict__
+
+    def _model_n_features(self):
+        """Input features of the fitted model (not ``n_features_in_``, which
+        ``validate_data(reset=True)`` has already overwritten in ``fit``)."""
+        embedding = self.__dict__.get("embedding_")
+        return self._weights.shape[1] if embedding is None else embedding.shape[0]
+
+    def _fitted_n_components(self):
+        """n_components of the fitted model (None: full model)."""
+        embedding = self.__dict__.get("embedding_")
+        return None if embedding is None else embedding.shape[1]
+
+    @property
+    def coef_(self) -> np.ndarray:
+        if not self._has_model():
+            raise AttributeError(f"'{type(self).__name__}' object has no attribute 'coef_'")
+        if "embedding_" not in self.__dict__:
+            return self._weights
+        n_classes, n_features = self._weights.shape[0], self.embedding_.shape[0]
+        size = n_classes * n_features * self._weights.dtype.itemsize
+        limit = get_config()["working_memory"] * 2**20
+        if size > limit:
+            raise AttributeError(
+                f"coef_ is not materialised in the low-rank mode (n_components={self.embedding_.shape[1]}): it "
+                f"would be a ({n_classes}, {n_features}) {self._weights.dtype} array of {size / 2**30:.1f} GiB, "
+                f"more than working_memory={get_config()['working_memory']} MiB. The model is "
+                "coef_ = class_embedding_ @ embedding_.T: use the factors, or decision_function / predict_topk."
+            )
+        return self._weights @ self.embedding_.T
+
+    @coef_.setter
+    def coef_(self, value):
+        if "embedding_" in self.__dict__:
+            raise AttributeError("coef_ cannot be set in the low-rank mode; set class_embedding_ and embedding_.")
+        self._weights = value
+
+    @property
+    def class_embedding_(self) -> np.ndarray:
+        if "embedding_" not in self.__dict__:
+            raise AttributeError(
+                f"'{type(self).__name__}' object has no attribute 'class_embedding_' (it exists in the "
+                "low-rank mode, n_components set, once fitted; the full model's class rows are coef_)."
+            )
+        return self._weights
+
+    @class_embedding_.setter
+    def class_embedding_(self, value):
+        if "embedding_" not in self.__dict__:
+            raise AttributeError("class_embedding_ exists only in the low-rank mode; set coef_.")
+        self._weights = value
 
     def _snapshot(self):
         state = {}
@@ -460,8 +543,19 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         # Small random rows rather than zeros: all-zero rows would share one
         # bucket of every table (the method would silently become a full
         # softmax until the first rebuild).
-        self.coef_ = (init.standard_normal((n_classes, n_features)) * (0.01 / np.sqrt(n_features))).astype(dtype)
+        width = n_features if self.n_components is None else self.n_components
+        self._weights = (init.standard_normal((n_classes, width)) * (0.01 / np.sqrt(width))).astype(dtype)
         self.intercept_ = np.zeros(n_classes, dtype=dtype)
+        for name in ("embedding_", "_embedding_accumulator", "_embedding_last_step", "_embedding_slot"):
+            self.__dict__.pop(name, None)
+        if self.n_components is not None:
+            # A Gaussian random projection to start from (x @ E keeps the
+            # geometry of x in expectation), learned from there on.
+            scale = 1.0 / np.sqrt(self.n_components)
+            self.embedding_ = (init.standard_normal((n_features, self.n_components)) * scale).astype(dtype)
+            self._embedding_accumulator = np.zeros(n_features, dtype=np.float64)
+            self._embedding_last_step = np.zeros(n_features, dtype=np.int64)
+            self._embedding_slot = np.full(n_features, -1, dtype=np.int64)
         self._accumulator = np.zeros(n_classes, dtype=np.float64)
         self._last_step = np.zeros(n_classes, dtype=np.int64)
         self._slot = np.full(n_classes, -1, dtype=np.int64)  # workspace of the sampled step (left all -1)
@@ -535,7 +629,7 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
                 self._n_epochs += 1
                 self.n_iter_ += 1
                 loss = total / n_samples
-                if not np.isfinite(loss) or not np.isfinite(self.coef_).all():
+                if not np.isfinite(loss) or not self._weights_finite():
                     raise FloatingPointError(
                         f"The training loss became {loss} at epoch {self.n_iter_}: the step size is too large "
                         f"for this data. Lower eta0 (now {self.eta0}) or scale the features."
@@ -568,14 +662,23 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
             )
         self._build_prediction_index()
 
+    def _weights_finite(self):
+        finite = np.isfinite(self._weights).all() and np.isfinite(self.intercept_).all()
+        if "embedding_" in self.__dict__:
+            finite = finite and np.isfinite(self.embedding_).all()
+        return finite
+
     def _finish_lazy_updates(self):
         eta0, alpha, adagrad = self._optimiser()
-        _sgd.catch_up_rows(self.coef_, self._accumulator, self._last_step, self.t_, eta0, alpha, adagrad)
+        _sgd.catch_up_rows(self._weights, self._accumulator, self._last_step, self.t_, eta0, alpha, adagrad)
+        if "embedding_" in self.__dict__:
+            _sgd.catch_up_rows(self.embedding_, self._embedding_accumulator, self._embedding_last_step, self.t_,
+                               eta0, alpha, adagrad)  # fmt: skip
 
     def _table_vectors(self):
         if self.fit_intercept:
-            return np.hstack([self.coef_, self.intercept_[:, None]])
-        return self.coef_
+            return np.hstack([self._weights, self.intercept_[:, None]])
+        return self._weights
 
     def _new_index(self, stream):
         seed = int(np.random.default_rng([self._seed, stream]).integers(2**62))
@@ -596,50 +699,71 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
 
     def _step(self, Xb, yb, wb, stream):
         eta0, alpha, adagrad = self._optimiser()
-        n_classes = self.classes_.shape[0]
-        wb = wb / Xb.shape[0]
-        if self.estimator == "exact":
-            loss = self._exact_step(Xb, yb, wb, eta0, alpha, adagrad)
-            self._classes_scored += n_classes * Xb.shape[0]
+        n_rows = Xb.shape[0]
+        wb = wb / n_rows
+        if "embedding_" not in self.__dict__:
+            loss = self._class_step(Xb, yb, wb, stream, None)
         else:
-            if self.estimator == "lsh":
-                if self._needs_rebuild():
-                    self._finish_lazy_updates()
-                    if self._index is None:
-                        self._index = self._new_index(3)
-                    self._index.build(self._table_vectors())
-                    self.n_rebuilds_ += 1
-                Xq = _add_ones_column(Xb) if self.fit_intercept else Xb
-                sample = self._index._query(Xq)
-                cand_indptr, cand_classes = sample.indptr, sample.classes.astype(np.int64)
-                log_weight = -sample.log_probabilities
-            else:
-                n = self.n_samples if self.n_samples is not None else max(1, int(np.ceil(0.01 * n_classes)))
-                excluded_ptr = np.arange(Xb.shape[0] + 1, dtype=np.int64)
-                drawn = _retrieval.uniform_classes_excluding(
-                    excluded_ptr, yb.astype(np.int64), n, n_classes, self._seed, stream
-                )
-                cand_indptr = np.arange(0, (Xb.shape[0] + 1) * n, n, dtype=np.int64)
-                cand_classes = drawn.ravel()
-                log_weight = np.full(cand_classes.shape[0], np.log((n_classes - 1) / n))
-            if sp.issparse(Xb):
-                x_dense, x_indptr, x_indices, x_data = np.empty((0, 0), Xb.dtype), Xb.indptr, Xb.indices, Xb.data
-            else:
-                x_dense = np.ascontiguousarray(Xb)
-                x_indptr, x_indices, x_data = np.zeros(1, np.int64), np.zeros(0, np.int32), np.zeros(0, Xb.dtype)
-            loss = _sgd.sampled_softmax_step(
-                x_dense, x_indptr, x_indices, x_data, yb.astype(np.int64), wb,
-                cand_indptr, cand_classes, log_weight,
-                self.coef_, self.intercept_, self.fit_intercept, self._accumulator, self._last_step, self.t_,
-                eta0, alpha, adagrad, self._slot,
-            )  # fmt: skip
-            self._classes_scored += cand_classes.shape[0] + Xb.shape[0]
-        self._examples_seen += Xb.shape[0]
+            # Low-rank: hidden rows H = X_b E, a softmax step on (H, y) that
+            # also returns dL/dH, then the embedding rows of the batch's
+            # features are updated from dL/dH.
+            x_indptr, x_indices, x_data = _csr_arrays(Xb)
+            embedding_state = (self.embedding_, self._embedding_accumulator, self._embedding_last_step, self.t_,
+                               eta0, alpha, adagrad)  # fmt: skip
+            H = _embedding.hidden_rows(x_indptr, x_indices, x_data, *embedding_state)
+            grad_hidden = np.zeros(H.shape, dtype=np.float64)
+            loss = self._class_step(H, yb, wb, stream, grad_hidden)
+            _embedding.embedding_step(x_indptr, x_indices, x_data, grad_hidden, *embedding_state,
+                                      self._embedding_slot)  # fmt: skip
+        self._examples_seen += n_rows
         self.t_ += 1
-        return loss * Xb.shape[0]
+        return loss * n_rows
 
-    def _exact_step(self, Xb, yb, wb, eta0, alpha, adagrad):
-        scores = np.asarray(safe_sparse_dot(Xb, self.coef_.T))
+    def _class_step(self, Xb, yb, wb, stream, grad_x):
+        """Softmax step of the class rows on inputs ``Xb`` (the features, or
+        the hidden rows of the low-rank model). ``grad_x``: None, or a float64
+        zero array that receives dL/dXb."""
+        eta0, alpha, adagrad = self._optimiser()
+        n_classes = self.classes_.shape[0]
+        if self.estimator == "exact":
+            self._classes_scored += n_classes * Xb.shape[0]
+            return self._exact_step(Xb, yb, wb, eta0, alpha, adagrad, grad_x)
+        if self.estimator == "lsh":
+            if self._needs_rebuild():
+                self._finish_lazy_updates()
+                if self._index is None:
+                    self._index = self._new_index(3)
+                self._index.build(self._table_vectors())
+                self.n_rebuilds_ += 1
+            Xq = _add_ones_column(Xb) if self.fit_intercept else Xb
+            sample = self._index._query(Xq)
+            cand_indptr, cand_classes = sample.indptr, sample.classes.astype(np.int64)
+            log_weight = -sample.log_probabilities
+        else:
+            n = self.n_samples if self.n_samples is not None else max(1, int(np.ceil(0.01 * n_classes)))
+            excluded_ptr = np.arange(Xb.shape[0] + 1, dtype=np.int64)
+            drawn = _retrieval.uniform_classes_excluding(
+                excluded_ptr, yb.astype(np.int64), n, n_classes, self._seed, stream
+            )
+            cand_indptr = np.arange(0, (Xb.shape[0] + 1) * n, n, dtype=np.int64)
+            cand_classes = drawn.ravel()
+            log_weight = np.full(cand_classes.shape[0], np.log((n_classes - 1) / n))
+        if sp.issparse(Xb):
+            x_dense, x_indptr, x_indices, x_data = np.empty((0, 0), Xb.dtype), Xb.indptr, Xb.indices, Xb.data
+        else:
+            x_dense = np.ascontiguousarray(Xb)
+            x_indptr, x_indices, x_data = np.zeros(1, np.int64), np.zeros(0, np.int32), np.zeros(0, Xb.dtype)
+        loss = _sgd.sampled_softmax_step(
+            x_dense, x_indptr, x_indices, x_data, yb.astype(np.int64), wb,
+            cand_indptr, cand_classes, log_weight,
+            self._weights, self.intercept_, self.fit_intercept, self._accumulator, self._last_step, self.t_,
+            eta0, alpha, adagrad, self._slot, np.empty((0, 0)) if grad_x is None else grad_x,
+        )  # fmt: skip
+        self._classes_scored += cand_classes.shape[0] + Xb.shape[0]
+        return loss
+
+    def _exact_step(self, Xb, yb, wb, eta0, alpha, adagrad, grad_x):
+        scores = np.asarray(safe_sparse_dot(Xb, self._weights.T))
         if self.fit_intercept:
             scores += self.intercept_
         log_z = logsumexp(scores, axis=1)
@@ -650,8 +774,10 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         proba *= wb[:, None].astype(proba.dtype)
         grad = np.ascontiguousarray(safe_sparse_dot(proba.T, Xb, dense_output=True))
         grad_b = proba.sum(axis=0) if self.fit_intercept else np.zeros(proba.shape[1], dtype=proba.dtype)
+        if grad_x is not None:
+            grad_x += proba @ self._weights  # at the weights before the update
         _sgd.dense_step_apply(
-            self.coef_, self.intercept_, self.fit_intercept, self._accumulator, self._last_step, self.t_,
+            self._weights, self.intercept_, self.fit_intercept, self._accumulator, self._last_step, self.t_,
             eta0, alpha, adagrad, grad, grad_b,
         )  # fmt: skip
         return loss
@@ -660,22 +786,30 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
     def _validate_for_predict(self, X):
         check_is_fitted(self)
         X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32], reset=False)
-        if X.dtype != self.coef_.dtype:
-            X = X.astype(self.coef_.dtype)
+        if X.dtype != self._weights.dtype:
+            X = X.astype(self._weights.dtype)
         return X
+
+    def _hidden(self, X):
+        """The inputs of the class layer: ``X`` itself, or ``X @ embedding_``
+        (dense) in the low-rank mode."""
+        if "embedding_" not in self.__dict__:
+            return X
+        return np.asarray(safe_sparse_dot(X, self.embedding_, dense_output=True))
 
     def _score_chunks(self, X):
         """Yield ``(rows, scores)`` chunks bounded by ``working_memory``."""
         n_classes = self.classes_.shape[0]
-        chunk = get_chunk_n_rows(row_bytes=2 * n_classes * self.coef_.dtype.itemsize, max_n_rows=X.shape[0])
+        chunk = get_chunk_n_rows(row_bytes=2 * n_classes * self._weights.dtype.itemsize, max_n_rows=X.shape[0])
         for rows in gen_batches(X.shape[0], chunk):
-            scores = np.asarray(safe_sparse_dot(X[rows], self.coef_.T, dense_output=True))
+            scores = np.asarray(safe_sparse_dot(self._hidden(X[rows]), self._weights.T, dense_output=True))
             if self.fit_intercept:
                 scores += self.intercept_
             yield rows, scores
 
     def decision_function(self, X):
-        """Class scores ``s_j = coef_[j] . x + intercept_[j]``.
+        """Class scores ``s_j = coef_[j] . x + intercept_[j]`` (low-rank mode:
+        ``class_embedding_[j] . (x @ embedding_) + intercept_[j]``).
 
         Returns
         -------
@@ -684,7 +818,7 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
             ``s_1 - s_0``, positive when ``classes_[1]`` is predicted.
         """
         X = self._validate_for_predict(X)
-        out = np.empty((X.shape[0], self.classes_.shape[0]), dtype=self.coef_.dtype)
+        out = np.empty((X.shape[0], self.classes_.shape[0]), dtype=self._weights.dtype)
         for rows, scores in self._score_chunks(X):
             out[rows] = scores
         if out.shape[1] == 2:
@@ -712,7 +846,7 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         log_proba : ndarray of shape (n_samples, n_classes)
         """
         X = self._validate_for_predict(X)
-        out = np.empty((X.shape[0], self.classes_.shape[0]), dtype=self.coef_.dtype)
+        out = np.empty((X.shape[0], self.classes_.shape[0]), dtype=self._weights.dtype)
         for rows, scores in self._score_chunks(X):
             out[rows] = scores - logsumexp(scores, axis=1, keepdims=True)
         return out
@@ -779,7 +913,8 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
 
     def _topk_lsh(self, X, k, top, proba):
         index = _copy_index(self._predict_index)  # queries update counters: keep the fitted state read-only
-        Xq = _add_ones_column(X) if self.fit_intercept else X
+        H = self._hidden(X)
+        Xq = _add_ones_column(H) if self.fit_intercept else H
         sample = index._query(Xq)
         sizes = np.diff(sample.indptr)
         log_terms = sample.scores - sample.log_probabilities
@@ -796,6 +931,13 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         short = np.flatnonzero(sizes < k)
         if short.shape[0]:
             self._topk_exact(X[short], k, short, top, proba)
+
+
+def _csr_arrays(X):
+    """``(indptr, indices, data)`` of CSR rows; dense rows with every entry."""
+    if sp.issparse(X):
+        return X.indptr, X.indices, X.data
+    return _sgd.dense_as_csr(X)
 
 
 def _copy_index(index):

@@ -90,11 +90,13 @@ def exact_log_partition(W, X):
 
 
 def sgd_sampled_step(X, y, sample_weight, candidates, log_weights, W, b, fit_intercept, G, last, step, eta0,
-                     alpha, adagrad):
+                     alpha, adagrad, grad_x=None):
     """One minibatch step of the sampled softmax with row-wise AdaGrad and
     lazy L2, written eagerly: every missed decay is applied to the touched
     rows first, then the averaged gradient. Updates W, b, G, last in place.
-    ``candidates[i]`` / ``log_weights[i]`` list example i's sampled classes."""
+    ``candidates[i]`` / ``log_weights[i]`` list example i's sampled classes.
+    ``grad_x`` (n_rows, n_features), if given, receives the gradient with
+    respect to the input rows (at the weights before the update)."""
     X = np.asarray(X.toarray() if hasattr(X, "toarray") else X, dtype=np.float64)
     touched = sorted(set(int(c) for cs in candidates for c in cs) | set(int(v) for v in y))
 
@@ -118,6 +120,8 @@ def sgd_sampled_step(X, y, sample_weight, candidates, log_weights, W, b, fit_int
             coef = sample_weight[i] * (np.exp(t - log_z) - (1.0 if k == 0 else 0.0))
             grad[j] += coef * X[i]
             grad_b[j] += coef
+            if grad_x is not None:
+                grad_x[i] += coef * W[j]
     width = W.shape[1] + (1 if fit_intercept else 0)
     for j in touched:
         g = grad[j] + alpha * W[j]
@@ -128,3 +132,32 @@ def sgd_sampled_step(X, y, sample_weight, candidates, log_weights, W, b, fit_int
             b[j] -= rate(j) * grad_b[j]
         last[j] = step + 1
     return loss
+
+
+def embedding_hidden_and_step(X, grad_hidden_fn, E, G, last, step, eta0, alpha, adagrad):
+    """The low-rank input side of one step, eagerly: catch up the rows of the
+    batch's features (lazy L2), ``H = X E``, ``dL/dH = grad_hidden_fn(H)``,
+    then row-wise AdaGrad on ``dL/dE[f] = sum_i X[i, f] dL/dH[i] + alpha
+    E[f]`` for every feature with a stored entry. Updates E, G, last in
+    place; returns H. ``X`` is a CSR matrix."""
+    X = X.tocsr()
+    present = sorted(set(int(f) for f in X.indices))
+
+    def rate(f):
+        return eta0 / np.sqrt(G[f] + 1e-8) if adagrad else eta0
+
+    for f in present:
+        missed = step - last[f]
+        if missed > 0 and alpha > 0:
+            E[f] *= max(1 - rate(f) * alpha, 0.0) ** missed
+        last[f] = step
+    H = X.toarray() @ E
+    grad_hidden = grad_hidden_fn(H)
+    grad_E = X.toarray().T @ grad_hidden
+    for f in present:
+        g = grad_E[f] + alpha * E[f]
+        if adagrad:
+            G[f] += (g @ g) / E.shape[1]
+        E[f] -= rate(f) * g
+        last[f] = step + 1
+    return H

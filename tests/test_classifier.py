@@ -35,7 +35,8 @@ def _expected_failed_checks(estimator):
 
 
 @parametrize_with_checks(
-    [LSHSoftmaxClassifier(name, random_state=0) for name in ESTIMATORS],
+    [LSHSoftmaxClassifier(name, random_state=0) for name in ESTIMATORS]
+    + [LSHSoftmaxClassifier(name, n_components=8, random_state=0) for name in ("lsh", "exact")],
     expected_failed_checks=_expected_failed_checks,
 )
 def test_sklearn_compatible(estimator, check):
@@ -70,20 +71,23 @@ def test_learns(data, estimator):
     assert (clf.n_rebuilds_ > 0) == (estimator == "lsh")
 
 
+@pytest.mark.parametrize("n_components", [None, 4])
 @pytest.mark.parametrize("estimator", ESTIMATORS)
-def test_same_seed_same_model_and_other_seed_differs(data, estimator):
+def test_same_seed_same_model_and_other_seed_differs(data, estimator, n_components):
     X, y = data
-    a, b, c = (_fit(X, y, estimator=estimator, random_state=s) for s in (1, 1, 2))
+    a, b, c = (_fit(X, y, estimator=estimator, random_state=s, n_components=n_components) for s in (1, 1, 2))
     np.testing.assert_array_equal(a.coef_, b.coef_)
     np.testing.assert_array_equal(a.intercept_, b.intercept_)
     assert not np.array_equal(a.coef_, c.coef_)
 
 
+@pytest.mark.parametrize("n_components", [None, 4])
 @pytest.mark.parametrize("estimator", ESTIMATORS)
-def test_partial_fit_k_times_equals_fit_k_epochs(data, estimator):
+def test_partial_fit_k_times_equals_fit_k_epochs(data, estimator, n_components):
     X, y = data
-    full = _fit(X, y, estimator=estimator, max_iter=3, shuffle=False)
-    inc = LSHSoftmaxClassifier(estimator, n_bits=2, n_tables=4, n_samples=2, shuffle=False, random_state=0)
+    full = _fit(X, y, estimator=estimator, max_iter=3, shuffle=False, n_components=n_components)
+    inc = LSHSoftmaxClassifier(estimator, n_bits=2, n_tables=4, n_samples=2, shuffle=False, random_state=0,
+                               n_components=n_components)  # fmt: skip
     for _ in range(3):
         inc.partial_fit(X, y, classes=np.unique(y))
     np.testing.assert_allclose(inc.coef_, full.coef_, rtol=1e-12)
@@ -130,9 +134,10 @@ def test_clone_get_set_params():
     assert other.n_tables == 3 and clf.n_tables == 16
 
 
-def test_pickle_and_joblib_in_a_fresh_process(data, tmp_path):
+@pytest.mark.parametrize("n_components", [None, 4])
+def test_pickle_and_joblib_in_a_fresh_process(data, tmp_path, n_components):
     X, y = data
-    clf = _fit(X, y)
+    clf = _fit(X, y, n_components=n_components)
     expected = clf.predict_proba(X)
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(clf)).predict_proba(X), expected)
     joblib.dump(clf, tmp_path / "model.joblib")

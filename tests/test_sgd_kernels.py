@@ -44,7 +44,7 @@ def test_sampled_step_matches_reference(sparse, adagrad, fit_intercept):
     loss = _sgd.sampled_softmax_step(
         *x, y.astype(np.int64), sw, indptr,
         np.concatenate(candidates).astype(np.int64), np.concatenate(log_weights),
-        W, b, fit_intercept, G, last, step, eta0, alpha, adagrad, slot,
+        W, b, fit_intercept, G, last, step, eta0, alpha, adagrad, slot, np.empty((0, 0)),
     )  # fmt: skip
     np.testing.assert_allclose(loss, loss_ref, rtol=1e-12)
     np.testing.assert_allclose(W, W_ref, rtol=1e-10, atol=1e-12)
@@ -66,7 +66,7 @@ def test_sampled_step_with_every_class_is_the_exact_step():
     x = (np.empty((0, 0)), *_sgd.dense_as_csr(X))  # dense rows given as CSR: same result
     _sgd.sampled_softmax_step(*x, y.astype(np.int64), sw, indptr, candidates.astype(np.int64),
                               np.zeros(candidates.shape[0]), W1, b1, True, G1, last1, 0, 0.2, 0.01, True,
-                              np.full(n_classes, -1, dtype=np.int64))
+                              np.full(n_classes, -1, dtype=np.int64), np.empty((0, 0)))
     scores = X @ W.T + b
     proba = np.exp(scores - scores.max(1, keepdims=True))
     proba /= proba.sum(1, keepdims=True)
@@ -77,6 +77,27 @@ def test_sampled_step_with_every_class_is_the_exact_step():
     np.testing.assert_allclose(W1, W2, rtol=1e-10)
     np.testing.assert_allclose(b1, b2, rtol=1e-10)
     np.testing.assert_allclose(G1, G2, rtol=1e-10)
+
+
+@pytest.mark.parametrize("fit_intercept", [False, True])
+def test_sampled_step_gradient_with_respect_to_the_input(fit_intercept):
+    """``grad_x`` is the gradient of the batch loss in the input rows, taken
+    at the weights before the update (the low-rank model's back-propagation)."""
+    X, y, W, b, candidates, log_weights = _problem(4, n_rows=7)
+    sw = np.full(X.shape[0], 1.0 / X.shape[0])
+    G, last = np.ones(W.shape[0]), np.zeros(W.shape[0], dtype=np.int64)
+    grad_ref = np.zeros_like(X)
+    sgd_sampled_step(X, y, sw, candidates, log_weights, W.copy(), b.copy(), fit_intercept, G.copy(), last.copy(),
+                     3, 0.1, 0.01, True, grad_x=grad_ref)
+    grad_x = np.zeros_like(X)
+    indptr = np.concatenate([[0], np.cumsum([len(c) for c in candidates])]).astype(np.int64)
+    _sgd.sampled_softmax_step(
+        X, np.zeros(1, np.int64), np.zeros(0, np.int32), np.zeros(0), y.astype(np.int64), sw, indptr,
+        np.concatenate(candidates).astype(np.int64), np.concatenate(log_weights),
+        W, b, fit_intercept, G, last, 3, 0.1, 0.01, True, np.full(W.shape[0], -1, dtype=np.int64), grad_x,
+    )  # fmt: skip
+    assert np.abs(grad_ref).sum() > 0
+    np.testing.assert_allclose(grad_x, grad_ref, rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("adagrad", [False, True])

@@ -15,7 +15,15 @@ _hashing
 _retrieval
     Bucket look-up in the flat tables: union of buckets, and random draws.
 _scoring
-    Inner products of (query, class) pairs, segment log-sum-exp, Gumbel-max.
+    Inner products of (query, class) pairs, segment log-sum-exp, Gumbel-max,
+    parallel top-k.
+_sgd
+    Minibatch SGD steps of the classifier (sampled and dense) with row-wise
+    AdaGrad and lazy L2.
+_embedding
+    The low-rank classifier's input embedding: hidden rows and their update.
+_prefetch
+    Software prefetch hints for kernels that read class rows at random.
 
 Each kernel has a plain NumPy reference implementation in ``tests/``.
 """

@@ -88,7 +88,7 @@ def sampled_softmax_step(
     x_dense, x_indptr, x_indices, x_data, y, sample_weight,
     cand_indptr, cand_classes, cand_log_weight,
     W, intercept, fit_intercept, accumulator, last_step, step,
-    eta0, alpha, adagrad, slot,
+    eta0, alpha, adagrad, slot, grad_x,
 ):  # fmt: skip
     """One minibatch step with an estimated partition function.
 
@@ -102,6 +102,11 @@ def sampled_softmax_step(
     total. ``slot`` is an int64 workspace of length C filled with -1 (left so).
     Dense rows are passed as ``x_dense`` (n_rows, n_features) with empty CSR
     arrays; CSR rows with ``x_dense`` of shape (0, 0).
+
+    ``grad_x`` (float64, zeros of shape (n_rows, n_features), or (0, 0) to
+    skip) receives the gradient of the batch loss with respect to the input
+    rows, ``sum_j coefficient_ij * W[j]`` at the weights before the update:
+    the low-rank model back-propagates it into its input embedding.
 
     The step runs in three passes: (1) find the touched rows; (2) bring each
     row up to date (lazy L2) when it is first read, score every example's
@@ -177,6 +182,14 @@ def sampled_softmax_step(
             if logits[k] != -np.inf:
                 pair_coef[lo + k] = weight * np.exp(logits[k] - log_z)
         pair_coef[n_cands + i] = weight * (np.exp(s_y - log_z) - 1.0)
+        if grad_x.shape[0] > 0:
+            for ptr in range(lo, hi + 1):
+                p = n_cands + i if ptr == hi else ptr
+                coef = pair_coef[p]
+                if coef != 0.0:
+                    j = yi if ptr == hi else cand_classes[ptr]
+                    for f in range(n_features):
+                        grad_x[i, f] += coef * W[j, f]
 
     # Pass 3: group the pairs by touched row (counting sort, pairs kept in
     # example order), then one accumulate-and-update per row.
