@@ -848,7 +848,7 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         X = self._validate_for_predict(X)
         out = np.empty((X.shape[0], self.classes_.shape[0]), dtype=self._weights.dtype)
         for rows, scores in self._score_chunks(X):
-            out[rows] = scores - logsumexp(scores, axis=1, keepdims=True)
+            out[rows] = scores - _row_logsumexp(scores)[:, None]
         return out
 
     def predict_proba(self, X):
@@ -864,7 +864,7 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
     def _log_proba_of(self, X, y_index):
         out = np.empty(X.shape[0])
         for rows, scores in self._score_chunks(X):
-            out[rows] = scores[np.arange(scores.shape[0]), y_index[rows]] - logsumexp(scores, axis=1)
+            out[rows] = scores[np.arange(scores.shape[0]), y_index[rows]] - _row_logsumexp(scores)
         return out
 
     def predict_topk(self, X, k: int = 5, *, retrieval: str = "exact"):
@@ -907,7 +907,7 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
     def _topk_exact(self, X, k, rows_out, top, proba):
         for rows, scores in self._score_chunks(X):
             best = _scoring.top_k_rows(scores, k)
-            log_z = logsumexp(scores, axis=1, keepdims=True)
+            log_z = _row_logsumexp(scores)[:, None]
             top[rows_out[rows]] = best
             proba[rows_out[rows]] = np.exp(np.take_along_axis(scores, best, axis=1) - log_z)
 
@@ -931,6 +931,15 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         short = np.flatnonzero(sizes < k)
         if short.shape[0]:
             self._topk_exact(X[short], k, short, top, proba)
+
+
+def _row_logsumexp(scores):
+    """Stable log-sum-exp of each row of a C-contiguous score chunk, without
+    the chunk-sized temporaries of ``scipy.special.logsumexp`` (which would
+    multiply the memory that ``working_memory`` bounds)."""
+    n_rows, n_classes = scores.shape
+    indptr = np.arange(0, (n_rows + 1) * n_classes, n_classes, dtype=np.int64)
+    return _scoring.segment_logsumexp(np.ascontiguousarray(scores).ravel(), indptr)
 
 
 def _csr_arrays(X):
