@@ -9,18 +9,36 @@ per epoch, mean classes scored per example, top-1 accuracy and P@5 on the
 test rows (exact prediction), and the recall of ``predict_topk(...,
 retrieval="lsh")`` against the exact top-1 / top-5 with its prediction time.
 
-Run ``python benchmarks/scaling.py``; ``--quick`` for a smoke run;
-``--no-write`` leaves docs/benchmarks.md alone.
+With ``--sparse`` (issue 4): text-like CSR data (10^5 features, ~50
+non-zeros per row) at C = 10^4 and 10^5, where a full ``coef_`` would take
+4 to 40 GB. It compares the low-rank mode (``n_components``) trained with
+"lsh" and with "exact", and the recipe a user would write today,
+``make_pipeline(SparseRandomProjection, LSHSoftmaxClassifier)``: seconds per
+epoch, top-1, P@5 and the peak memory of ``fit``. Every configuration runs in
+its own process (data loaded from a temporary .npz), so the peak RSS is
+its own.
+
+Run ``python benchmarks/scaling.py`` (dense) or ``python benchmarks/scaling.py
+--sparse``; ``--quick`` for a smoke run; ``--no-write`` leaves
+docs/benchmarks.md alone. Every timed run is preceded by a small warm-up fit
+so numba compilation (or cache loading) is not timed.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import resource
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse as sp
+from sklearn.base import clone
+from sklearn.random_projection import SparseRandomProjection
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import command_line, machine_description, markdown_table, write_section  # noqa: E402
@@ -42,6 +60,7 @@ def run(name, n_classes, X, y, X_test, y_test, args):
         params["rebuild_interval"] = args.rebuild_interval_1m
     clf = LSHSoftmaxClassifier(name, **params)
     classes = np.arange(n_classes)
+    clone(clf).partial_fit(X[:500], y[:500], classes=classes)  # warm-up: numba compilation is not timed
     seconds = []
     for _ in range(args.epochs):
         start = time.perf_counter()
@@ -86,7 +105,14 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--sparse", action="store_true", help="the sparse low-rank comparison (issue 4)")
+    parser.add_argument("--n-components", type=int, default=64, help="--sparse: embedding / projection width")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.worker:
+        return sparse_worker(json.loads(args.worker))
+    if args.sparse:
+        return main_sparse(args)
     if args.quick:
         args.sizes, args.n_train, args.n_test, args.epochs = "1000,10000", 20_000, 2_000, 1
 
@@ -131,6 +157,126 @@ def main(argv=None):
     print(body)
     if not args.no_write:
         write_section("scaling", body)
+
+
+# --------------------------------------------------------------------- sparse
+SPARSE_CONFIGS = ("low-rank lsh", "low-rank exact", "SRP + lsh")
+
+
+def sparse_model(config, n_classes, settings):
+    """``(projection or None, classifier)`` of a configuration."""
+    params = dict(n_bits=n_bits_for(n_classes), n_tables=settings["n_tables"], eta0=settings["eta0"],
+                  batch_size=settings["batch_size"], random_state=settings["seed"])  # fmt: skip
+    k = settings["n_components"]
+    if config == "low-rank lsh":
+        return None, LSHSoftmaxClassifier("lsh", n_components=k, **params)
+    if config == "low-rank exact":
+        return None, LSHSoftmaxClassifier("exact", n_components=k, **params)
+    projection = SparseRandomProjection(n_components=k, dense_output=True, random_state=settings["seed"])
+    return projection, LSHSoftmaxClassifier("lsh", **params)
+
+
+def _rss_mb():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * resource.getpagesize() / 2**20
+
+
+def sparse_worker(task):
+    """One configuration in a fresh process; prints a JSON line of results."""
+    data = np.load(task["data"])
+    X = sp.csr_matrix((data["data"], data["indices"], data["indptr"]), shape=tuple(data["shape"]))
+    y = data["y"]
+    n_train = task["n_train"]
+    X_train, y_train, X_test, y_test = X[:n_train], y[:n_train], X[n_train:], y[n_train:]
+    projection, clf = sparse_model(task["config"], task["n_classes"], task)
+    classes = np.arange(task["n_classes"])  # every class of the problem, seen in training or not
+    warm_rows = X_train[:500] if projection is None else clone(projection).fit_transform(X_train[:500])
+    clone(clf).partial_fit(warm_rows, y_train[:500], classes=classes)  # warm-up: numba compilation is not timed
+    del warm_rows
+    rss_before = _rss_mb()
+    start = time.perf_counter()
+    if projection is not None:  # the pipeline's first step, timed with the epochs
+        X_train = projection.fit_transform(X_train)
+        X_test = projection.transform(X_test)
+    for _ in range(task["epochs"]):
+        clf.partial_fit(X_train, y_train, classes=classes)
+    fit_s = time.perf_counter() - start
+    peak_fit = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    top, _ = clf.predict_topk(X_test, k=5)
+    result = {
+        "epoch_s": fit_s / task["epochs"],
+        "scored": clf.mean_classes_scored_,
+        "top1": float(np.mean(top[:, 0] == y_test)),
+        "p5": precision_at_k(y_test, top, k=5),
+        "rss_before_mb": rss_before,
+        "peak_fit_mb": peak_fit,
+        "model_mb": sum(a.nbytes for a in (clf.__dict__.get("embedding_"), clf._weights, clf.intercept_)
+                        if a is not None) / 2**20,
+        "n_train_classes": int(np.unique(y_train).shape[0]),
+    }
+    print(json.dumps(result), flush=True)
+
+
+def main_sparse(args):
+    sizes = "10000,100000" if args.sizes == "1000,10000,100000,1000000" else args.sizes
+    n_features, n_nonzero = 100_000, 50
+    if args.quick:
+        sizes, args.n_train, args.n_test, args.epochs, n_features = "1000", 5_000, 1_000, 1, 10_000
+    settings = dict(n_tables=args.n_tables, eta0=args.eta0, batch_size=args.batch_size, epochs=args.epochs,
+                    seed=args.seed, n_components=args.n_components, n_train=args.n_train)  # fmt: skip
+    rows, ratios = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for n_classes in (int(s) for s in sizes.split(",")):
+            X, y = make_extreme_classification(args.n_train + args.n_test, n_features, n_classes, sparse=True,
+                                               n_nonzero=n_nonzero, random_state=args.seed)  # fmt: skip
+            path = Path(tmp) / f"data_{n_classes}.npz"
+            np.savez(path, data=X.data, indices=X.indices, indptr=X.indptr, shape=X.shape, y=y)
+            del X, y
+            results = {}
+            for config in SPARSE_CONFIGS:
+                task = dict(settings, data=str(path), config=config, n_classes=n_classes)
+                out = subprocess.run([sys.executable, __file__, "--worker", json.dumps(task)], check=True,
+                                     capture_output=True, text=True).stdout  # fmt: skip
+                results[config] = r = json.loads(out.strip().splitlines()[-1])
+                print(f"C={n_classes} {config}: {r}", flush=True)
+                rows.append([f"{n_classes:,}", config, f"{r['epoch_s']:.1f}", f"{r['scored']:.0f}",
+                             f"{r['top1']:.3f}", f"{r['p5']:.3f}", f"{r['peak_fit_mb']:.0f}",
+                             f"{r['rss_before_mb']:.0f}", f"{r['model_mb']:.0f}",
+                             f"{r['n_train_classes']:,}"])  # fmt: skip
+            full_gb = n_classes * n_features * 4 / 2**30
+            rows.append([f"{n_classes:,}", "full-rank (any estimator)", "not run", "", "", "", "", "",
+                         f"coef_ alone: {full_gb:.1f} GiB", ""])  # fmt: skip
+            lsh, exact = results["low-rank lsh"], results["low-rank exact"]
+            ratios.append([f"{n_classes:,}", f"{exact['epoch_s'] / lsh['epoch_s']:.1f}x",
+                           f"{100 * (lsh['top1'] - exact['top1']):+.1f}"])  # fmt: skip
+
+    body = "\n".join([
+        "## Sparse input, low-rank mode (issue 4)",
+        "",
+        f"Command: `{command_line()}`  ",
+        f"Machine: {machine_description()}",
+        "",
+        f"Data: `make_extreme_classification(n_samples={args.n_train + args.n_test}, n_features={n_features}, "
+        f"n_classes=C, sparse=True, n_nonzero={n_nonzero}, random_state={args.seed})` (CSR float32, tf weights, "
+        f"Zipf class frequencies), first {args.n_train:,} rows for training, {args.n_test:,} for testing. "
+        f"All models: `eta0={args.eta0}, batch_size={args.batch_size}, n_tables={args.n_tables}`, n_bits = "
+        f"ceil(log2 C) - 5, {args.epochs} epochs of `partial_fit(X, y, classes=range(C))` (all C classes are in "
+        f"the softmax, seen in training or not); n_components = {args.n_components} for the low-rank models and "
+        "the projection width of the `SparseRandomProjection(n_components, dense_output=True)` + "
+        "`LSHSoftmaxClassifier(\"lsh\")` pipeline (the projection time is included in its s/epoch). Peak RSS "
+        "is the process high-water mark at the end of training (Python, libraries, the loaded data and a "
+        "500-row warm-up fit included); \"RSS before fit\" is the resident size just before it. Top-1 and "
+        "P@5 use exact prediction on the test rows; \"classes seen\" counts the classes present in the "
+        "training rows.",
+        "",
+        markdown_table(["C", "model", "s/epoch", "classes scored/example", "top-1", "P@5", "peak RSS of fit (MB)",
+                        "RSS before fit (MB)", "parameters (MB)", "classes seen"], rows),
+        "",
+        markdown_table(["C", "epoch time low-rank exact / lsh", "top-1 lsh - exact (points)"], ratios),
+    ])  # fmt: skip
+    print(body)
+    if not args.no_write:
+        write_section("scaling-sparse", body)
 
 
 if __name__ == "__main__":
