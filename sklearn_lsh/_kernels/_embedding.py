@@ -21,7 +21,7 @@ import numba
 import numpy as np
 
 from ._prefetch import PREFETCH_DISTANCE, prefetch_row
-from ._sgd import _catch_up, _row_rate
+from ._sgd import _catch_up, _update_row
 
 
 @numba.njit(cache=True)
@@ -100,16 +100,6 @@ def embedding_step(x_indptr, x_indices, x_data, grad_hidden, E, accumulator, las
             i = row_of[q]
             for c in range(n_components):
                 grad[c] += value * grad_hidden[i, c]
-        square = 0.0
-        for c in range(n_components):
-            g = grad[c] + alpha * E[f, c]
-            grad[c] = g
-            square += g * g
-        if adagrad:
-            accumulator[f] += square / n_components
-        rate = _row_rate(accumulator, f, eta0, adagrad)
-        for c in range(n_components):
-            E[f, c] -= rate * grad[c]
-            grad[c] = 0.0
+        _update_row(E, f, grad, 0.0, n_components, accumulator, eta0, alpha, adagrad)
         last_step[f] = step + 1
         slot[f] = -1

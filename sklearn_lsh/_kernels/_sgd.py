@@ -47,6 +47,27 @@ def _catch_up(W, accumulator, last_step, j, step, eta0, alpha, adagrad):
     last_step[j] = step
 
 
+@numba.njit(cache=True, inline="always")
+def _update_row(W, j, grad, extra_square, width, accumulator, eta0, alpha, adagrad):
+    """Row-wise AdaGrad (or constant) step of row ``j``: ``g = grad + alpha
+    W[j]``, ``G_j += (|g|^2 + extra_square) / width``, ``W[j] -= rate g``.
+    ``extra_square`` is the squared intercept gradient (0 without one).
+    Leaves ``grad`` zeroed for the next row and returns the rate."""
+    square = 0.0
+    for f in range(W.shape[1]):
+        g = grad[f] + alpha * W[j, f]
+        grad[f] = g
+        square += g * g
+    square += extra_square
+    if adagrad:
+        accumulator[j] += square / width
+    rate = _row_rate(accumulator, j, eta0, adagrad)
+    for f in range(W.shape[1]):
+        W[j, f] -= rate * grad[f]
+        grad[f] = 0.0
+    return rate
+
+
 @numba.njit(cache=True)
 def catch_up_rows(W, accumulator, last_step, step, eta0, alpha, adagrad):
     """Bring every row up to date with its pending lazy L2 decay."""
@@ -231,19 +252,8 @@ def sampled_softmax_step(
                 for ptr in range(x_indptr[i], x_indptr[i + 1]):
                     grad[x_indices[ptr]] += coef * x_data[ptr]
             grad_b += coef
-        square = 0.0
-        for f in range(n_features):
-            g = grad[f] + alpha * W[j, f]
-            grad[f] = g
-            square += g * g
-        if fit_intercept:
-            square += grad_b * grad_b
-        if adagrad:
-            accumulator[j] += square / width
-        rate = _row_rate(accumulator, j, eta0, adagrad)
-        for f in range(n_features):
-            W[j, f] -= rate * grad[f]
-            grad[f] = 0.0
+        rate = _update_row(W, j, grad, grad_b * grad_b if fit_intercept else 0.0, width, accumulator, eta0,
+                           alpha, adagrad)  # fmt: skip
         if fit_intercept:
             intercept[j] -= rate * grad_b
         last_step[j] = step + 1
@@ -257,18 +267,8 @@ def _apply_rows(W, intercept, fit_intercept, accumulator, last_step, step, eta0,
     width = n_features + (1 if fit_intercept else 0)
     for r in range(rows.shape[0]):
         j = rows[r]
-        square = 0.0
-        for f in range(n_features):
-            g = grad[r, f] + alpha * W[j, f]
-            grad[r, f] = g
-            square += g * g
-        if fit_intercept:
-            square += grad_b[r] * grad_b[r]
-        if adagrad:
-            accumulator[j] += square / width
-        rate = _row_rate(accumulator, j, eta0, adagrad)
-        for f in range(n_features):
-            W[j, f] -= rate * grad[r, f]
+        rate = _update_row(W, j, grad[r], grad_b[r] * grad_b[r] if fit_intercept else 0.0, width, accumulator,
+                           eta0, alpha, adagrad)  # fmt: skip
         if fit_intercept:
             intercept[j] -= rate * grad_b[r]
         last_step[j] = step + 1
