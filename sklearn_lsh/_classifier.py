@@ -233,6 +233,16 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
     >>> labels, proba = clf.predict_topk(X[:2], k=3)
     >>> labels.shape, proba.shape
     ((2, 3), (2, 3))
+
+    The low-rank mode for sparse, wide inputs:
+
+    >>> from sklearn_lsh.datasets import make_extreme_classification
+    >>> Xs, ys = make_extreme_classification(2000, 5000, 30, sparse=True, n_nonzero=20, random_state=0)
+    >>> low_rank = LSHSoftmaxClassifier(n_components=16, max_iter=5, random_state=0).fit(Xs, ys)
+    >>> low_rank.embedding_.shape, low_rank.class_embedding_.shape
+    ((5000, 16), (30, 16))
+    >>> bool(low_rank.score(Xs, ys) > 0.9)
+    True
     """
 
     _parameter_constraints: dict = {
