@@ -89,6 +89,18 @@ def exact_log_partition(W, X):
     return logsumexp(np.asarray(X, dtype=np.float64) @ np.asarray(W, dtype=np.float64).T, axis=1)
 
 
+def _row_rate(G, j, eta0, adagrad):
+    return eta0 / np.sqrt(G[j] + 1e-8) if adagrad else eta0
+
+
+def _apply_missed_decay(W, G, last, rows, step, eta0, alpha, adagrad):
+    """Eager form of the lazy L2: every missed ``(1 - rate alpha)`` decay."""
+    for j in rows:
+        missed = step - last[j]
+        if missed > 0 and alpha > 0:
+            W[j] *= max(1 - _row_rate(G, j, eta0, adagrad) * alpha, 0.0) ** missed
+
+
 def sgd_sampled_step(X, y, sample_weight, candidates, log_weights, W, b, fit_intercept, G, last, step, eta0,
                      alpha, adagrad, grad_x=None):
     """One minibatch step of the sampled softmax with row-wise AdaGrad and
@@ -101,12 +113,9 @@ def sgd_sampled_step(X, y, sample_weight, candidates, log_weights, W, b, fit_int
     touched = sorted(set(int(c) for cs in candidates for c in cs) | set(int(v) for v in y))
 
     def rate(j):
-        return eta0 / np.sqrt(G[j] + 1e-8) if adagrad else eta0
+        return _row_rate(G, j, eta0, adagrad)
 
-    for j in touched:
-        missed = step - last[j]
-        if missed > 0 and alpha > 0:
-            W[j] *= max(1 - rate(j) * alpha, 0.0) ** missed
+    _apply_missed_decay(W, G, last, touched, step, eta0, alpha, adagrad)
     grad = {j: np.zeros(W.shape[1]) for j in touched}
     grad_b = {j: 0.0 for j in touched}
     loss = 0.0
@@ -144,13 +153,9 @@ def embedding_hidden_and_step(X, grad_hidden_fn, E, G, last, step, eta0, alpha, 
     present = sorted(set(int(f) for f in X.indices))
 
     def rate(f):
-        return eta0 / np.sqrt(G[f] + 1e-8) if adagrad else eta0
+        return _row_rate(G, f, eta0, adagrad)
 
-    for f in present:
-        missed = step - last[f]
-        if missed > 0 and alpha > 0:
-            E[f] *= max(1 - rate(f) * alpha, 0.0) ** missed
-        last[f] = step
+    _apply_missed_decay(E, G, last, present, step, eta0, alpha, adagrad)
     H = X.toarray() @ E
     grad_hidden = grad_hidden_fn(H)
     grad_E = X.toarray().T @ grad_hidden
