@@ -35,6 +35,30 @@ def machine_description() -> str:
     )
 
 
+def rss_mb() -> float:
+    """Resident set size of this process now, in MiB (Linux)."""
+    import resource
+
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * resource.getpagesize() / 2**20
+
+
+def peak_rss_mb() -> float:
+    """High-water mark of this process's resident set size (VmHWM), in MiB
+    (Linux); since the process started or the last :func:`reset_peak_rss`."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise OSError("VmHWM not found in /proc/self/status")
+
+
+def reset_peak_rss() -> None:
+    """Reset the high-water mark to the current size (Linux clear_refs 5)."""
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+
+
 def command_line() -> str:
     args = " ".join(sys.argv[1:])
     script = Path(sys.argv[0]).resolve().relative_to(DOCS.parent.parent)

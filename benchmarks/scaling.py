@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -41,7 +40,9 @@ from sklearn.base import clone
 from sklearn.random_projection import SparseRandomProjection
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import command_line, machine_description, markdown_table, write_section  # noqa: E402
+from _report import (  # noqa: E402
+    command_line, machine_description, markdown_table, peak_rss_mb, rss_mb, write_section,
+)
 
 from sklearn_lsh import LSHSoftmaxClassifier  # noqa: E402
 from sklearn_lsh.datasets import make_extreme_classification  # noqa: E402
@@ -179,11 +180,6 @@ def sparse_model(config, n_classes, settings):
     return projection, LSHSoftmaxClassifier("lsh", **params)
 
 
-def _rss_mb():
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * resource.getpagesize() / 2**20
-
-
 def sparse_worker(task):
     """One configuration in a fresh process; prints a JSON line of results."""
     data = np.load(task["data"])
@@ -196,7 +192,7 @@ def sparse_worker(task):
     warm_rows = X_train[:500] if projection is None else clone(projection).fit_transform(X_train[:500])
     clone(clf).partial_fit(warm_rows, y_train[:500], classes=classes)  # warm-up: numba compilation is not timed
     del warm_rows
-    rss_before = _rss_mb()
+    rss_before = rss_mb()
     start = time.perf_counter()
     if projection is not None:  # the pipeline's first step, timed with the epochs
         X_train = projection.fit_transform(X_train)
@@ -204,7 +200,7 @@ def sparse_worker(task):
     for _ in range(task["epochs"]):
         clf.partial_fit(X_train, y_train, classes=classes)
     fit_s = time.perf_counter() - start
-    peak_fit = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    peak_fit = peak_rss_mb()
     top, _ = clf.predict_topk(X_test, k=5)
     result = {
         "epoch_s": fit_s / task["epochs"],

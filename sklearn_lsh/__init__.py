@@ -14,11 +14,15 @@ LSHIndex
     SimHash (K, L) tables over class vectors, union and draw queries.
 log_inclusion_probability
     ``log(1 - (1 - cp**K)**L)`` computed stably.
+SimHashTransformer, SimHashBucketEncoder, simhash_cosine
+    SimHash features (sign bits, packed codes, one-hot buckets) and the
+    cosine estimated from codes.
 """
 
 from ._classifier import LSHSoftmaxClassifier
 from ._index import DrawSample, LSHIndex, UnionSample, log_inclusion_probability
 from ._partition import METHOD_OPTIONS, METHODS, EmptySampleWarning, PartitionWork, estimate_log_partition
+from ._simhash import SimHashBucketEncoder, SimHashTransformer, simhash_cosine
 
 __version__ = "0.1.0.dev0"
 
@@ -30,7 +34,10 @@ __all__ = [
     "METHODS",
     "METHOD_OPTIONS",
     "PartitionWork",
+    "SimHashBucketEncoder",
+    "SimHashTransformer",
     "UnionSample",
     "estimate_log_partition",
     "log_inclusion_probability",
+    "simhash_cosine",
 ]

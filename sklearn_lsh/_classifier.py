@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import time
 import warnings
-from contextlib import contextmanager
 from numbers import Integral, Real
 
-import numba
 import numpy as np
 import scipy.sparse as sp
 from scipy.special import logsumexp
@@ -25,6 +23,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from ._index import LSHIndex
+from ._parallel import numba_threads as _numba_threads
 from ._kernels import _embedding, _retrieval, _scoring, _sgd
 
 __all__ = ["LSHSoftmaxClassifier"]
@@ -65,23 +64,6 @@ def _check_sample_weight(sample_weight, n_samples):
     if not sample_weight.any():
         raise ValueError("Sample weights must contain at least one non-zero number.")
     return sample_weight.copy()
-
-
-@contextmanager
-def _numba_threads(n_jobs):
-    """Set numba's thread count for the block and restore it afterwards."""
-    previous = numba.get_num_threads()
-    if n_jobs is None:
-        wanted = 1
-    elif n_jobs < 0:
-        wanted = max(1, numba.config.NUMBA_NUM_THREADS + 1 + n_jobs)
-    else:
-        wanted = min(n_jobs, numba.config.NUMBA_NUM_THREADS)
-    try:
-        numba.set_num_threads(wanted)
-        yield
-    finally:
-        numba.set_num_threads(previous)
 
 
 def _add_ones_column(X):

@@ -18,6 +18,8 @@ in both formats (CSR input must have sorted, unique column indices).
 import numba
 import numpy as np
 
+from ._random import mix_pair, next_uint64, open_uniform
+
 
 @numba.njit(cache=True, inline="always")
 def _finish_row(acc, scale, extra, last, n_bits, n_tables, codes, i):
@@ -97,3 +99,110 @@ def pack_signs(products, scale, extra, last, n_bits, n_tables):
                     code |= np.int64(1) << b
             codes[i, t] = code
     return codes
+
+
+# ---------------------------------------------------------------- sparse
+# Sparse random projections generated on the fly: the entries of feature
+# ``f`` (one row of the projection) come from random stream ``f`` of the
+# seed, so the matrix is never stored and memory does not grow with the
+# number of features. An entry is non-zero with probability ``density``, at
+# positions found by geometric skips (O(1 + n_bits * density) draws per
+# feature), with a random sign; the SimHash bits do not depend on the
+# common scale ``sqrt(1 / density)`` of scikit-learn's SparseRandomProjection.
+
+
+@numba.njit(cache=True, inline="always")
+def _gap(state, log_miss):
+    """Distance (>= 1) to the next non-zero entry; ``log_miss = log(1 - density)``
+    (``-inf`` for density 1: every entry is non-zero)."""
+    if log_miss == -np.inf:
+        return 1
+    return 1 + np.int64(np.floor(np.log(open_uniform(state)) / log_miss))
+
+
+@numba.njit(cache=True, inline="always")
+def _add_sparse_projection_row(acc, state, key, feature, value, n_used, log_miss, empty_below):
+    """``acc[:n_used] += value * R[feature]`` for the on-the-fly sparse ``R``.
+
+    Feature ``f``'s entries come from the stream whose first output is
+    ``mix_pair(key, f)``: that output, as a uniform ``u``, gives the first
+    gap ``floor(log(u) / log_miss)``, which is ``>= n_used`` (no entry at
+    all, the common case for sparse projections) exactly when ``u <=
+    empty_below = (1 - density) ** n_used``, so that case costs one hash
+    and no logarithm.
+    """
+    state[0] = mix_pair(key, feature)
+    if log_miss == -np.inf:
+        p = 0
+    else:
+        u = (np.float64(state[0] >> np.uint64(11)) + 0.5) * (1.0 / 9007199254740992.0)
+        if u <= empty_below:
+            return
+        p = np.int64(np.floor(np.log(u) / log_miss))
+    while p < n_used:
+        if next_uint64(state) & np.uint64(1):
+            acc[p] += value
+        else:
+            acc[p] -= value
+        p += _gap(state, log_miss)
+
+
+_ROW_BLOCK = 512
+
+
+@numba.njit(cache=True, parallel=True)
+def hash_csr_sparse_projection(indptr, indices, data, n_bits, n_tables, n_used, density, seed):
+    """SimHash codes (n_rows, n_tables) of CSR rows under the on-the-fly sparse
+    projection; only the first ``n_used`` of the ``n_bits * n_tables``
+    projections are drawn (the others are 0 and give 0 bits).
+
+    Blocks of rows run in parallel on numba's threads (``numba.set_num_threads``);
+    each row is hashed by one thread in a fixed order, so the codes do not
+    depend on the number of threads.
+    """
+    n_rows = indptr.shape[0] - 1
+    n_proj = n_bits * n_tables
+    codes = np.empty((n_rows, n_tables), dtype=np.int64)
+    log_miss = np.log1p(-density) if density < 1.0 else -np.inf
+    empty_below = np.exp(n_used * log_miss)
+    key = mix_pair(seed, 0)
+    n_blocks = (n_rows + _ROW_BLOCK - 1) // _ROW_BLOCK
+    for block in numba.prange(n_blocks):
+        acc = np.zeros(n_proj, dtype=np.float64)
+        last = np.zeros(n_proj, dtype=np.float64)
+        state = np.zeros(1, dtype=np.uint64)
+        for i in range(block * _ROW_BLOCK, min(n_rows, (block + 1) * _ROW_BLOCK)):
+            acc[:] = 0.0
+            for ptr in range(indptr[i], indptr[i + 1]):
+                value = np.float64(data[ptr])
+                if value != 0.0:
+                    _add_sparse_projection_row(acc, state, key, indices[ptr], value, n_used, log_miss, empty_below)
+            _finish_row(acc, 1.0, 0.0, last, n_bits, n_tables, codes, i)
+    return codes
+
+
+@numba.njit(cache=True)
+def sparse_projection_rows(features, n_used, density, seed):
+    """The rows ``R[features, :n_used]`` of the on-the-fly sparse projection,
+    materialised (for tests and inspection; hashing never builds them)."""
+    R = np.zeros((features.shape[0], n_used), dtype=np.float64)
+    state = np.zeros(1, dtype=np.uint64)
+    log_miss = np.log1p(-density) if density < 1.0 else -np.inf
+    empty_below = np.exp(n_used * log_miss)
+    key = mix_pair(seed, 0)
+    for r in range(features.shape[0]):
+        _add_sparse_projection_row(R[r], state, key, features[r], 1.0, n_used, log_miss, empty_below)
+    return R
+
+
+@numba.njit(cache=True)
+def unpack_codes(codes, n_bits, n_used, out, negative):
+    """Bits of packed codes as numbers: ``out[i, t * n_bits + b]`` (for the
+    first ``n_used`` positions) is 1 where bit ``b`` of ``codes[i, t]`` is set,
+    else ``negative`` (0 for 0/1 output, -1 for +-1 output)."""
+    for i in range(codes.shape[0]):
+        for t in range(codes.shape[1]):
+            code = codes[i, t]
+            base = t * n_bits
+            for b in range(min(n_bits, n_used - base)):
+                out[i, base + b] = 1 if (code >> b) & 1 else negative

@@ -29,6 +29,17 @@ def next_uint64(state):
     return z ^ (z >> _S31)
 
 
+@numba.njit(cache=True, inline="always")
+def mix_pair(key, value):
+    """One SplitMix64 finalisation of ``key ^ (value * golden)``: a cheap,
+    well-mixed 64-bit hash of an integer under a key (usable as the state of
+    a fresh stream)."""
+    z = np.uint64(key) ^ (np.uint64(value) * _GOLDEN)
+    z = (z ^ (z >> _S30)) * _MIX1
+    z = (z ^ (z >> _S27)) * _MIX2
+    return z ^ (z >> _S31)
+
+
 @numba.njit(cache=True)
 def seed_stream(state, seed, stream):
     """Set ``state`` to the start of stream ``stream`` of generator ``seed``."""
