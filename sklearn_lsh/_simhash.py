@@ -241,9 +241,7 @@ class SimHashBucketEncoder(_BaseSimHash):
         As in :class:`SimHashTransformer`.
     random_state : int, RandomState instance or None, default=None
     n_jobs : int or None, default=None
-        numba threads that hash blocks of rows in parallel with sparse
-        projections (``density`` set); None means 1, -1 all cores. The codes
-        do not depend on it. Gaussian projections are hashed serially.
+        As in :class:`SimHashTransformer`.
 
     Attributes
     ----------
