@@ -36,7 +36,12 @@ def _blocks(n_bits):
 
 
 class _BaseSimHash(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
-    """Projection drawing and packed codes shared by the two transformers."""
+    """Projection drawing and packed codes shared by the two transformers.
+
+    A subclass defines ``_block_layout()``, returning ``(bits per block,
+    blocks, bits used)`` of its packed codes, and may override
+    ``_check_layout()`` to refuse a layout in ``fit``.
+    """
 
     _parameter_constraints: dict = {
         "density": [Interval(Real, 0, 1, closed="right"), StrOptions({"auto"}), None],
@@ -49,10 +54,6 @@ class _BaseSimHash(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         tags.input_tags.sparse = True
         tags.requires_fit = True
         return tags
-
-    def _block_layout(self):
-        """``(bits per block, blocks, bits used)`` of the packed codes."""
-        raise NotImplementedError
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -86,7 +87,7 @@ class _BaseSimHash(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         return self
 
     def _check_layout(self):
-        pass
+        """Every layout is valid unless a subclass says otherwise."""
 
     def _packed_codes(self, X):
         bits, n_blocks, n_used = self._block_layout()

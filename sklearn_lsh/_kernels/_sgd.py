@@ -76,28 +76,10 @@ def catch_up_rows(W, accumulator, last_step, step, eta0, alpha, adagrad):
 
 
 @numba.njit(cache=True, inline="always")
-def _dot(a, b):
-    """``a . b`` in float64 with four independent partial sums, so the
-    compiled loop is not one serial chain of additions (which also keeps the
-    CPU from loading the next class row early)."""
-    n = a.shape[0]
-    s0 = s1 = s2 = s3 = 0.0
-    m = n - n % 4
-    for f in range(0, m, 4):
-        s0 += np.float64(a[f]) * b[f]
-        s1 += np.float64(a[f + 1]) * b[f + 1]
-        s2 += np.float64(a[f + 2]) * b[f + 2]
-        s3 += np.float64(a[f + 3]) * b[f + 3]
-    for f in range(m, n):
-        s0 += np.float64(a[f]) * b[f]
-    return (s0 + s1) + (s2 + s3)
-
-
-@numba.njit(cache=True, inline="always")
 def _row_dot(W, j, dense, x_dense, i, x_indices, x_data, x_lo, x_hi):
     """``W[j] . x_i`` for a dense row ``x_dense[i]`` or the CSR slice."""
     if dense:
-        return _dot(W[j], x_dense[i])
+        return np.dot(W[j], x_dense[i])
     acc = 0.0
     for p in range(x_lo, x_hi):
         acc += W[j, x_indices[p]] * x_data[p]
