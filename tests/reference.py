@@ -3,8 +3,59 @@
 Slow, obvious code: each kernel test compares a kernel with its reference.
 """
 
+import math
+
 import numpy as np
 from scipy.special import logsumexp
+
+_MASK64 = (1 << 64) - 1
+_GOLDEN, _MIX1, _MIX2 = 0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB
+
+
+def _splitmix_finish(z):
+    z = ((z ^ (z >> 30)) * _MIX1) & _MASK64
+    z = ((z ^ (z >> 27)) * _MIX2) & _MASK64
+    return z ^ (z >> 31)
+
+
+def sparse_projection_rows(features, n_used, density, seed):
+    """The on-the-fly sparse projection, in Python integers and floats.
+
+    Feature ``f``'s stream starts at ``first = mix(key, f)`` (``key =
+    mix(seed, 0)``, SplitMix64 finalisation of ``key ^ value * golden``)
+    and continues as SplitMix64 from there. Its first uniform gives the
+    first position ``floor(log(u) / log(1 - density))`` (none when ``u <=
+    (1 - density) ** n_used``); then each entry draws its sign (low bit of
+    the next output) and a uniform for the gap ``1 + floor(log(u) /
+    log(1 - density))`` to the next entry.
+    """
+    def mix(key, value):
+        return _splitmix_finish(key ^ ((value * _GOLDEN) & _MASK64))
+
+    def uniform(z):
+        return ((z >> 11) + 0.5) / 2.0**53
+
+    key = mix(seed, 0)
+    log_miss = math.log1p(-density) if density < 1.0 else -math.inf
+    R = np.zeros((len(features), n_used))
+    for r, feature in enumerate(features):
+        state = mix(key, int(feature))
+        if log_miss == -math.inf:
+            position = 0
+        else:
+            u = uniform(state)
+            if u <= math.exp(n_used * log_miss):
+                continue
+            position = math.floor(math.log(u) / log_miss)
+        while position < n_used:
+            state = (state + _GOLDEN) & _MASK64
+            R[r, position] = 1.0 if _splitmix_finish(state) & 1 else -1.0
+            if log_miss == -math.inf:
+                position += 1
+            else:
+                state = (state + _GOLDEN) & _MASK64
+                position += 1 + math.floor(math.log(uniform(_splitmix_finish(state))) / log_miss)
+    return R
 
 
 def simhash_codes(X, projections, n_bits, n_tables, scale=None, extra=None):

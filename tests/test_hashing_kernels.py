@@ -89,3 +89,39 @@ def test_pack_signs_of_a_blas_product_matches_the_loop_kernel():
     np.testing.assert_array_equal(
         _hashing.pack_signs(W @ R[:7], scale, extra, R[7], 6, 5), _hashing.hash_dense(W, R, 6, 5, scale, extra)
     )
+
+
+@pytest.mark.parametrize("empty_below", [0.0, 1e-300, 0.25, 0.9394130628134758, 1 - 2**-53, 1.0])
+def test_integer_empty_feature_test_matches_the_float_one(empty_below):
+    # A feature has no projection entry when its first uniform (k + 0.5) / 2**53
+    # is <= empty_below; the kernel decides this on the integer k instead.
+    def is_empty(k):
+        return (float(k) + 0.5) * (1.0 / 2**53) <= empty_below
+
+    first_nonempty = int(_hashing._nonempty_from(empty_below))
+    assert 0 <= first_nonempty <= 2**53
+    if first_nonempty > 0:
+        assert is_empty(first_nonempty - 1)
+    if first_nonempty < 2**53:
+        assert not is_empty(first_nonempty)
+
+
+@pytest.mark.parametrize("density", [1 / 1024, 0.05, 0.5, 1.0])
+def test_sparse_projection_matches_the_python_reference(density):
+    features = np.r_[np.arange(3000), np.array([2**20 - 1, 2**31 - 1, 2**40 + 7])]
+    kernel = _hashing.sparse_projection_rows(features, 70, density, 12345)
+    np.testing.assert_array_equal(kernel, reference.sparse_projection_rows(features, 70, density, 12345))
+    assert kernel.any()
+
+
+def test_sparse_projection_csr_codes_match_the_reference_projection():
+    rng = np.random.default_rng(0)
+    X = sp.random(300, 5000, density=0.02, format="csr", random_state=rng, dtype=np.float64)
+    n_bits, n_tables, seed, density = 20, 3, 99, 0.01
+    R = reference.sparse_projection_rows(np.arange(X.shape[1]), n_bits * n_tables, density, seed)
+    codes = _hashing.hash_csr_sparse_projection(X.indptr, X.indices, X.data, n_bits, n_tables,
+                                                n_bits * n_tables, density, seed)  # fmt: skip
+    projected = X @ R
+    assert np.abs(projected[projected != 0]).min() > 1e-9
+    bits = (projected > 0).reshape(X.shape[0], n_tables, n_bits).astype(np.int64)
+    np.testing.assert_array_equal(codes, (bits << np.arange(n_bits)).sum(axis=2))

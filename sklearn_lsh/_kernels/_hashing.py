@@ -111,40 +111,76 @@ def pack_signs(products, scale, extra, last, n_bits, n_tables):
 # common scale ``sqrt(1 / density)`` of scikit-learn's SparseRandomProjection.
 
 
-@numba.njit(cache=True, inline="always")
-def _gap(state, log_miss):
-    """Distance (>= 1) to the next non-zero entry; ``log_miss = log(1 - density)``
-    (``-inf`` for density 1: every entry is non-zero)."""
-    if log_miss == -np.inf:
-        return 1
-    return 1 + np.int64(np.floor(np.log(open_uniform(state)) / log_miss))
+@numba.njit(cache=True)
+def _last_entry_below(n_used, log_miss):
+    """``below[m]``: a uniform ``u <= below[m]`` makes the next gap
+    ``1 + floor(log(u) / log_miss)`` exceed ``m`` for sure, so a row with
+    ``m`` positions left ends without taking the logarithm.
 
-
-@numba.njit(cache=True, inline="always")
-def _add_sparse_projection_row(acc, state, key, feature, value, n_used, log_miss, empty_below):
-    """``acc[:n_used] += value * R[feature]`` for the on-the-fly sparse ``R``.
-
-    Feature ``f``'s entries come from the stream whose first output is
-    ``mix_pair(key, f)``: that output, as a uniform ``u``, gives the first
-    gap ``floor(log(u) / log_miss)``, which is ``>= n_used`` (no entry at
-    all, the common case for sparse projections) exactly when ``u <=
-    empty_below = (1 - density) ** n_used``, so that case costs one hash
-    and no logarithm.
+    ``(1 - density) ** m`` shrunk by a relative 1e-9, far more than the
+    rounding of the logarithm and the division (a few 1e-16 relative), so
+    the shortcut never ends a row the logarithm would continue; rows end at
+    the same place either way. ``-1`` (never) for density 1.
     """
-    state[0] = mix_pair(key, feature)
+    below = np.full(n_used, -1.0)
+    if log_miss != -np.inf:
+        for m in range(n_used):
+            below[m] = np.exp(m * log_miss) * (1.0 - 1e-9)
+    return below
+
+
+@numba.njit(cache=True)
+def _nonempty_from(empty_below):
+    """The smallest ``k = z >> 11`` (``z`` the first output of a feature's
+    stream) whose uniform ``(k + 0.5) / 2**53`` exceeds ``empty_below``, so
+    a feature has an entry exactly when ``z >> 11 >= _nonempty_from(...)``.
+
+    Found by bisection on the very expression the float test uses (monotone
+    in ``k``), so the integer test decides every feature the same way.
+    """
+    lo, hi = np.int64(0), np.int64(2**53)  # answer in [lo, hi]
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if (np.float64(mid) + 0.5) * (1.0 / 9007199254740992.0) <= empty_below:
+            lo = mid + 1
+        else:
+            hi = mid
+    return np.uint64(lo)
+
+
+@numba.njit(cache=True, inline="always")
+def _add_nonempty_projection_row(acc, state, first, value, n_used, log_miss, last_below):
+    """``acc[:n_used] += value * R[feature]`` for the on-the-fly sparse ``R``,
+    given ``first = mix_pair(key, feature)``, the first output of feature
+    ``f``'s stream, known to give at least one entry.
+
+    That output, as a uniform ``u``, gives the first gap ``floor(log(u) /
+    log_miss)``, which is ``>= n_used`` (no entry at all, the common case
+    for sparse projections) exactly when ``u <= (1 - density) ** n_used``;
+    callers test that case on the integer ``first >> 11`` (see
+    ``_nonempty_from``), so it costs one hash and no logarithm. After each
+    entry, its sign and then the gap to the next one are drawn; the gap's
+    logarithm is skipped when ``last_below`` shows the row ends (the usual
+    case: a feature has about one entry).
+    """
+    state[0] = first
     if log_miss == -np.inf:
         p = 0
     else:
-        u = (np.float64(state[0] >> np.uint64(11)) + 0.5) * (1.0 / 9007199254740992.0)
-        if u <= empty_below:
-            return
+        u = (np.float64(first >> np.uint64(11)) + 0.5) * (1.0 / 9007199254740992.0)
         p = np.int64(np.floor(np.log(u) / log_miss))
     while p < n_used:
         if next_uint64(state) & np.uint64(1):
             acc[p] += value
         else:
             acc[p] -= value
-        p += _gap(state, log_miss)
+        if log_miss == -np.inf:
+            p += 1
+            continue
+        u = open_uniform(state)
+        if u <= last_below[n_used - 1 - p]:
+            break
+        p += 1 + np.int64(np.floor(np.log(u) / log_miss))
 
 
 _ROW_BLOCK = 512
@@ -156,27 +192,40 @@ def hash_csr_sparse_projection(indptr, indices, data, n_bits, n_tables, n_used, 
     projection; only the first ``n_used`` of the ``n_bits * n_tables``
     projections are drawn (the others are 0 and give 0 bits).
 
-    Blocks of rows run in parallel on numba's threads (``numba.set_num_threads``);
-    each row is hashed by one thread in a fixed order, so the codes do not
-    depend on the number of threads.
+    Each row is done in two passes: the first hashes every feature index
+    (a loop the compiler vectorises) and flags those with at least one
+    projection entry; the second adds the flagged features' entries.
+    Blocks of rows run in parallel on numba's threads
+    (``numba.set_num_threads``); each row is hashed by one thread in a fixed
+    order, so the codes do not depend on the number of threads.
     """
     n_rows = indptr.shape[0] - 1
     n_proj = n_bits * n_tables
     codes = np.empty((n_rows, n_tables), dtype=np.int64)
     log_miss = np.log1p(-density) if density < 1.0 else -np.inf
-    empty_below = np.exp(n_used * log_miss)
+    nonempty_from = _nonempty_from(np.exp(n_used * log_miss))
+    last_below = _last_entry_below(n_used, log_miss)
     key = mix_pair(seed, 0)
+    max_nnz = 0
+    for i in range(n_rows):
+        max_nnz = max(max_nnz, indptr[i + 1] - indptr[i])
     n_blocks = (n_rows + _ROW_BLOCK - 1) // _ROW_BLOCK
     for block in numba.prange(n_blocks):
         acc = np.zeros(n_proj, dtype=np.float64)
         last = np.zeros(n_proj, dtype=np.float64)
         state = np.zeros(1, dtype=np.uint64)
+        firsts = np.empty(max_nnz, dtype=np.uint64)
         for i in range(block * _ROW_BLOCK, min(n_rows, (block + 1) * _ROW_BLOCK)):
             acc[:] = 0.0
-            for ptr in range(indptr[i], indptr[i + 1]):
-                value = np.float64(data[ptr])
-                if value != 0.0:
-                    _add_sparse_projection_row(acc, state, key, indices[ptr], value, n_used, log_miss, empty_below)
+            start = indptr[i]
+            n_nnz = indptr[i + 1] - start
+            for q in range(n_nnz):
+                firsts[q] = mix_pair(key, indices[start + q])
+            for q in range(n_nnz):
+                if (firsts[q] >> np.uint64(11)) >= nonempty_from:
+                    value = np.float64(data[start + q])
+                    if value != 0.0:
+                        _add_nonempty_projection_row(acc, state, firsts[q], value, n_used, log_miss, last_below)
             _finish_row(acc, 1.0, 0.0, last, n_bits, n_tables, codes, i)
     return codes
 
@@ -188,10 +237,13 @@ def sparse_projection_rows(features, n_used, density, seed):
     R = np.zeros((features.shape[0], n_used), dtype=np.float64)
     state = np.zeros(1, dtype=np.uint64)
     log_miss = np.log1p(-density) if density < 1.0 else -np.inf
-    empty_below = np.exp(n_used * log_miss)
+    nonempty_from = _nonempty_from(np.exp(n_used * log_miss))
+    last_below = _last_entry_below(n_used, log_miss)
     key = mix_pair(seed, 0)
     for r in range(features.shape[0]):
-        _add_sparse_projection_row(R[r], state, key, features[r], 1.0, n_used, log_miss, empty_below)
+        first = mix_pair(key, features[r])
+        if (first >> np.uint64(11)) >= nonempty_from:
+            _add_nonempty_projection_row(R[r], state, first, 1.0, n_used, log_miss, last_below)
     return R
 
 
