@@ -5,7 +5,7 @@ The recipe a user would write today is a random projection followed by
 ``SparseRandomProjection`` (density "auto") for sparse ones. Both sides
 produce ``n_bits`` sign features per row (+-1; the recipe leaves a 0 where a
 projection is exactly 0). Measured per configuration in a fresh process:
-rows per second of ``fit_transform`` (median of 3 calls, after a warm-up
+rows per second of ``fit_transform`` (median of 7 calls, after a warm-up
 call on 1,000 rows, so numba compilation is not timed) and the peak
 resident memory above the process's size with the data loaded.
 
@@ -70,7 +70,7 @@ def worker(task):
     base = rss_mb()
     reset_peak_rss()  # the peak of loading the data is not the method's
     times = []
-    for _ in range(3):
+    for _ in range(7):
         start = time.perf_counter()
         out = run_one(make_model(task["model"], task["n_bits"], 0), X)
         times.append(time.perf_counter() - start)
@@ -132,7 +132,7 @@ def main(argv=None):
         f"Machine: {machine_description()}",
         "",
         f"{n_rows:,} rows, n_bits = {args.n_bits} sign features per row (`output=\"sign\"`), `fit_transform` "
-        "timed in a fresh process (median of 3 calls) after a 1,000-row warm-up. \"Peak extra memory\" is the process's peak "
+        "timed in a fresh process (median of 7 calls) after a 1,000-row warm-up. \"Peak extra memory\" is the process's peak "
         "RSS minus its RSS with the data loaded. \"Zeros\" is the fraction of the recipe's outputs that are 0, "
         "i.e. projections that are exactly 0. SimHashTransformer with the same density has the same share of "
         "zero projections, and maps them to -1.",

@@ -39,8 +39,9 @@ class _BaseSimHash(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
     """Projection drawing and packed codes shared by the two transformers.
 
     A subclass defines ``_block_layout()``, returning ``(bits per block,
-    blocks, bits used)`` of its packed codes, and may override
-    ``_check_layout()`` to refuse a layout in ``fit``.
+    blocks, bits used)`` of its packed codes, and ``_transform(X)`` on
+    validated input, and may override ``_check_layout()`` to refuse a layout
+    in ``fit``.
     """
 
     _parameter_constraints: dict = {
@@ -70,6 +71,48 @@ class _BaseSimHash(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         self
         """
         X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32])
+        return self._fit(X)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit_transform(self, X, y=None):
+        """Draw the projections and hash X, validating X once.
+
+        Same result as ``fit(X).transform(X)``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        X_new : ndarray or sparse matrix
+            As returned by ``transform``.
+        """
+        X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32])
+        return self._fit(X)._transform(X)
+
+    def transform(self, X):
+        """SimHash features of the rows of X (see the class docstring).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        X_new : ndarray or sparse matrix
+            ``SimHashTransformer``: ndarray of shape (n_samples, n_bits) in
+            the dtype of X (+-1 or 0/1), or (n_samples, n_blocks) int64 codes
+            for ``output="packed"``. ``SimHashBucketEncoder``: CSR of shape
+            (n_samples, n_tables * 2**n_bits) with ``n_tables`` ones per row.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32], reset=False)
+        return self._transform(X)
+
+    def _fit(self, X):
         self._check_layout()
         n_features = X.shape[1]
         self.seed_ = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
@@ -103,9 +146,6 @@ class _BaseSimHash(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             return _hashing.hash_csr(X.indptr, X.indices, X.data, self.projections_, bits, n_blocks, ones, zeros)
         return _hashing.hash_dense(X, self.projections_, bits, n_blocks, ones, zeros)
 
-    def _validate_for_transform(self, X):
-        check_is_fitted(self)
-        return validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32], reset=False)
 
 
 class SimHashTransformer(_BaseSimHash):
@@ -202,18 +242,9 @@ class SimHashTransformer(_BaseSimHash):
     def _n_features_out(self):
         return self._block_layout()[1] if self.output == "packed" else self.n_bits
 
-    def transform(self, X):
-        """SimHash bits of the rows of X.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-
-        Returns
-        -------
-        X_new : ndarray of shape (n_samples, n_bits), or (n_samples, n_blocks) int64 for "packed"
-        """
-        X = self._validate_for_transform(X)
+    def _transform(self, X):
+        """SimHash bits of the (validated) rows of X: an ndarray of shape
+        (n_samples, n_bits), or (n_samples, n_blocks) int64 for "packed"."""
         codes = self._packed_codes(X)
         if self.output == "packed":
             return codes
@@ -297,19 +328,10 @@ class SimHashBucketEncoder(_BaseSimHash):
     def _n_features_out(self):
         return self.n_tables * 2**self.n_bits
 
-    def transform(self, X):
-        """One-hot bucket of every table, as CSR.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-
-        Returns
-        -------
-        X_new : sparse matrix of shape (n_samples, n_tables * 2**n_bits)
-            CSR, ``n_tables`` ones per row, in the dtype of X.
-        """
-        X = self._validate_for_transform(X)
+    def _transform(self, X):
+        """One-hot bucket of every table for the (validated) rows of X: CSR of
+        shape (n_samples, n_tables * 2**n_bits), ``n_tables`` ones per row, in
+        the dtype of X."""
         codes = self._packed_codes(X)
         n_rows = X.shape[0]
         columns = codes + (np.arange(self.n_tables, dtype=np.int64) << self.n_bits)
