@@ -147,7 +147,7 @@ def sampled_softmax_step(
     total_loss = 0.0
     for i in range(n_rows):
         lo, hi = cand_indptr[i], cand_indptr[i + 1]
-        x_lo, x_hi = x_indptr[i], x_indptr[i + 1]
+        x_lo, x_hi = (0, 0) if dense else (x_indptr[i], x_indptr[i + 1])  # dense: x_indptr is a stub
         yi = y[i]
         # Current scores; logits[k] = s_j + log weight_j.
         # A row's pending L2 decay is applied the first time it is read
