@@ -3,6 +3,7 @@ LSH-estimated partition function (Spring & Shrivastava, 2017)."""
 
 from __future__ import annotations
 
+import os
 import time
 import warnings
 from numbers import Integral, Real
@@ -20,7 +21,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d, validate_data
 
 from ._index import LSHIndex
 from ._parallel import numba_threads as _numba_threads
@@ -66,6 +67,20 @@ def _check_sample_weight(sample_weight, n_samples):
     return sample_weight.copy()
 
 
+def _unique_labels(labels, name):
+    """Sorted unique labels; a clear ValueError for labels that cannot be
+    ordered (e.g. a mix of strings and numbers), which ``np.unique`` would
+    report as a TypeError from deep inside its sort."""
+    try:
+        return np.unique(labels)
+    except TypeError as error:
+        kinds = sorted({type(label).__name__ for label in np.asarray(labels, dtype=object).ravel()})
+        raise ValueError(
+            f"{name} mixes label types that cannot be sorted together ({', '.join(kinds)}); use labels of one "
+            "type, e.g. all strings or all numbers."
+        ) from error
+
+
 def _add_ones_column(X):
     """``[X, 1]``: queries for tables built over ``[coef_, intercept_]``."""
     ones = np.ones((X.shape[0], 1), dtype=X.dtype)
@@ -108,8 +123,9 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
     n_tables : int >= 1, default=16
         Number of hash tables (L).
     n_samples : int >= 1 or None, default=None
-        Negatives per example for ``estimator="uniform"``. None: 1% of the
-        classes (at least 1). Ignored otherwise.
+        Negatives per example for ``estimator="uniform"``, and for the
+        "lsh" examples whose LSH sample is empty (see ``n_empty_samples_``).
+        None: 1% of the classes (at least 1).
     rebuild_interval : int >= 1 or None, default=None
         Rebuild the tables (fresh projections, current weights) after every
         ``rebuild_interval`` updates. None: after every 10 updates for the
@@ -186,6 +202,16 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         Validation log-loss per epoch with ``early_stopping``, else None.
     n_rebuilds_ : int
         Table builds during training ("lsh").
+    n_degenerate_builds_ : int
+        Table builds ("lsh") in which every table put more than half of the
+        classes in one bucket (all-zero or identical class rows, e.g. after
+        ``coef_`` was set to zeros). Such tables would turn steps into a
+        full softmax, so they are rebuilt at the next step, until training
+        has separated the rows.
+    n_empty_samples_ : int
+        Training examples ("lsh") whose LSH sample held no class besides the
+        true one. They get ``n_samples`` uniform negatives instead (without
+        them the example would have no gradient); 0 with working tables.
     mean_classes_scored_ : float
         Classes whose score a training step computed per example, averaged
         over the updates so far (true class included; C for "exact").
@@ -326,20 +352,21 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         -------
         self : LSHSoftmaxClassifier
         """
-        state = self._snapshot() if self._has_model() else None
+        state = self._snapshot() if self._has_model() else {}
         try:
             return self._fit(X, y, sample_weight)
         except BaseException:
-            if state is not None:  # a failed fit leaves the previous model intact
-                self._restore(state)
+            # A failed fit leaves the previous model intact, or no model at
+            # all: never a half-trained (possibly non-finite) one.
+            self._restore(state)
             raise
 
     def _fit(self, X, y, sample_weight):
         X, y = validate_data(
             self, X, y, accept_sparse="csr", dtype=[np.float64, np.float32], order="C", reset=True
         )
+        classes = _unique_labels(y, "y")
         check_classification_targets(y)
-        classes = np.unique(y)
         if classes.shape[0] < 2:
             raise ValueError(
                 "This solver needs samples of at least 2 classes in the data, but the data contains "
@@ -357,7 +384,9 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
                 "warm_start=True needs the same classes, number of features, dtype and n_components as the "
                 "previous fit; set warm_start=False to start over."
             )
-        if not keep:
+        if keep:
+            self._check_model_arrays()
+        else:
             self._initialize(classes, X.shape[1], X.dtype)
         self.n_iter_ = 0
         self.loss_curve_ = []
@@ -393,10 +422,10 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         if first_call:
             if classes is None:
                 raise ValueError("classes must be passed on the first call to partial_fit.")
-            classes = np.unique(np.asarray(classes))
+            classes = _unique_labels(np.asarray(classes), "classes")
             if classes.shape[0] < 2:
                 raise ValueError(f"partial_fit needs at least 2 classes, got {classes.shape[0]}.")
-        elif classes is not None and not np.array_equal(self.classes_, np.unique(np.asarray(classes))):
+        elif classes is not None and not np.array_equal(self.classes_, _unique_labels(np.asarray(classes), "classes")):
             raise ValueError(
                 f"`classes={classes!r}` is not the same as on the first call to partial_fit, "
                 f"was: {self.classes_!r}."
@@ -404,6 +433,7 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         X, y = validate_data(
             self, X, y, accept_sparse="csr", dtype=[np.float64, np.float32], order="C", reset=first_call
         )
+        _unique_labels(y, "y")
         check_classification_targets(y)
         if self.class_weight == "balanced":
             raise ValueError(
@@ -425,6 +455,8 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
                 f"n_components={self.n_components!r} differs from the model being trained "
                 f"(n_components={self._fitted_n_components()!r}); partial_fit cannot change the architecture."
             )
+        if not first_call:
+            self._check_model_arrays()
         if not first_call and X.dtype != self._weights.dtype:
             X = X.astype(self._weights.dtype)
         state = None if first_call else self._snapshot()
@@ -437,11 +469,7 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
             weights = sample_weight * self._class_weights(y_index, allow_balanced=False)
             self._epochs(X, y_index, weights, 1, None, None, monitor=False)
         except BaseException:
-            if state is not None:
-                self._restore(state)
-            else:
-                for name in self._STATE:
-                    self.__dict__.pop(name, None)
+            self._restore({} if state is None else state)
             raise
         return self
 
@@ -449,7 +477,7 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
     _STATE = (
         "classes_", "n_features_in_", "feature_names_in_", "n_bits_", "_seed", "_predict_index", "_slot",
         "_weights", "intercept_", "_accumulator", "_last_step", "_index", "t_", "n_iter_", "loss_curve_",
-        "n_rebuilds_", "_n_epochs", "_classes_scored", "_examples_seen", "validation_scores_",
+        "n_rebuilds_", "n_degenerate_builds_", "n_empty_samples_", "_degenerate_index", "_n_epochs", "_classes_scored", "_examples_seen", "validation_scores_",
         "embedding_", "_embedding_accumulator", "_embedding_last_step", "_embedding_slot",
     )  # fmt: skip
 
@@ -489,7 +517,44 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
     def coef_(self, value):
         if "embedding_" in self.__dict__:
             raise AttributeError("coef_ cannot be set in the low-rank mode; set class_embedding_ and embedding_.")
-        self._weights = value
+        self._weights = self._checked_class_rows(value, "coef_")
+
+    def _checked_class_rows(self, value, name):
+        """A private C-contiguous copy of new class rows, in the model's
+        dtype, after checking their shape and values: the kernels index
+        these rows without bounds checks."""
+        if not self._has_model():
+            raise AttributeError(f"{name} can only be replaced on a fitted model (fit sets its shape and classes).")
+        value = check_array(value, dtype=[np.float64, np.float32], input_name=name)
+        if value.shape != self._weights.shape:
+            raise ValueError(
+                f"{name} must have shape {self._weights.shape} (one row per class of classes_), got {value.shape}."
+            )
+        return np.array(value, dtype=self._weights.dtype, order="C", copy=True)
+
+    def _check_model_arrays(self):
+        """Shapes of the (user-assignable) fitted arrays, checked in O(1)
+        before any kernel reads them; ``intercept_`` is brought to the
+        model's dtype and layout."""
+        n_classes = self.classes_.shape[0]
+        intercept = self.__dict__.get("intercept_")
+        if not isinstance(intercept, np.ndarray) or intercept.shape != (n_classes,):
+            raise ValueError(
+                f"intercept_ must be an array of shape ({n_classes},), one value per class of classes_; got "
+                f"{getattr(intercept, 'shape', type(intercept).__name__)}."
+            )
+        if intercept.dtype != self._weights.dtype or not intercept.flags.c_contiguous:
+            self.intercept_ = np.ascontiguousarray(intercept, dtype=self._weights.dtype)
+        if "embedding_" in self.__dict__:
+            expected = (self._embedding_accumulator.shape[0], self._weights.shape[1])
+            embedding = self.embedding_
+            if not isinstance(embedding, np.ndarray) or embedding.shape != expected:
+                raise ValueError(
+                    f"embedding_ must be an array of shape {expected} (n_features, n_components); got "
+                    f"{getattr(embedding, 'shape', type(embedding).__name__)}."
+                )
+            if embedding.dtype != self._weights.dtype or not embedding.flags.c_contiguous:
+                self.embedding_ = np.ascontiguousarray(embedding, dtype=self._weights.dtype)
 
     @property
     def class_embedding_(self) -> np.ndarray:
@@ -504,7 +569,7 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
     def class_embedding_(self, value):
         if "embedding_" not in self.__dict__:
             raise AttributeError("class_embedding_ exists only in the low-rank mode; set coef_.")
-        self._weights = value
+        self._weights = self._checked_class_rows(value, "class_embedding_")
 
     def _snapshot(self):
         state = {}
@@ -554,6 +619,9 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         self.n_bits_ = self.n_bits if self.n_bits is not None else auto_n_bits(n_classes)
         self.t_ = 0
         self.n_rebuilds_ = 0
+        self.n_degenerate_builds_ = 0
+        self.n_empty_samples_ = 0
+        self._degenerate_index = False
         self._n_epochs = 0
         self._classes_scored = 0.0
         self._examples_seen = 0
@@ -616,16 +684,16 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
                 total = 0.0
                 for batch in gen_batches(n_samples, self.batch_size):
                     rows = order[batch]
-                    total += self._step(X[rows], y_index[rows], weights[rows], stream=epoch * n_samples + batch.start)
+                    step_loss = self._step(X[rows], y_index[rows], weights[rows], stream=epoch * n_samples + batch.start)
+                    if not np.isfinite(step_loss):
+                        self._diverged(step_loss, f"update {self.t_}")
+                    total += step_loss
                 self._finish_lazy_updates()
                 self._n_epochs += 1
                 self.n_iter_ += 1
                 loss = total / n_samples
                 if not np.isfinite(loss) or not self._weights_finite():
-                    raise FloatingPointError(
-                        f"The training loss became {loss} at epoch {self.n_iter_}: the step size is too large "
-                        f"for this data. Lower eta0 (now {self.eta0}) or scale the features."
-                    )
+                    self._diverged(loss, f"epoch {self.n_iter_}")
                 self.loss_curve_.append(float(loss))
                 monitored = loss
                 if X_val is not None:
@@ -653,6 +721,12 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
                 ConvergenceWarning,
             )
         self._build_prediction_index()
+
+    def _diverged(self, loss, where):
+        raise FloatingPointError(
+            f"The training loss became {loss} at {where}: the step size is too large for this data. Lower eta0 "
+            f"(now {self.eta0}) or scale the features. The model was left as it was before this call."
+        )
 
     def _weights_finite(self):
         finite = np.isfinite(self._weights).all() and np.isfinite(self.intercept_).all()
@@ -683,7 +757,7 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         self._predict_index = self._new_index(4).build(self._table_vectors())
 
     def _needs_rebuild(self):
-        if self._index is None:
+        if self._index is None or self._degenerate_index:
             return True
         if self.rebuild_interval is None:
             return default_rebuild_schedule(self.t_)
@@ -725,21 +799,24 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
                 self._finish_lazy_updates()
                 if self._index is None:
                     self._index = self._new_index(3)
-                self._index.build(self._table_vectors())
+                # _table_vectors() is a fresh array when it appends the intercept.
+                self._index.build(self._table_vectors(), copy=not self.fit_intercept)
                 self.n_rebuilds_ += 1
+                # Tables that cannot tell the classes apart (e.g. all-zero or
+                # identical rows, as after a user sets coef_ to zeros) put
+                # most classes in one bucket: rebuild at every step until
+                # training has separated the rows.
+                self._degenerate_index = bool(2 * self._index.largest_bucket_sizes().min() > n_classes)
+                self.n_degenerate_builds_ += self._degenerate_index
             Xq = _add_ones_column(Xb) if self.fit_intercept else Xb
             sample = self._index._query(Xq)
             cand_indptr, cand_classes = sample.indptr, sample.classes.astype(np.int64)
             log_weight = -sample.log_probabilities
-        else:
-            n = self.n_samples if self.n_samples is not None else max(1, int(np.ceil(0.01 * n_classes)))
-            excluded_ptr = np.arange(Xb.shape[0] + 1, dtype=np.int64)
-            drawn = _retrieval.uniform_classes_excluding(
-                excluded_ptr, yb.astype(np.int64), n, n_classes, self._seed, stream
+            cand_indptr, cand_classes, log_weight = self._negatives_where_empty(
+                yb, cand_indptr, cand_classes, log_weight, stream
             )
-            cand_indptr = np.arange(0, (Xb.shape[0] + 1) * n, n, dtype=np.int64)
-            cand_classes = drawn.ravel()
-            log_weight = np.full(cand_classes.shape[0], np.log((n_classes - 1) / n))
+        else:
+            cand_indptr, cand_classes, log_weight = self._uniform_negatives(yb, stream, self._seed)
         if sp.issparse(Xb):
             x_dense, x_indptr, x_indices, x_data = np.empty((0, 0), Xb.dtype), Xb.indptr, Xb.indices, Xb.data
         else:
@@ -753,6 +830,45 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         )  # fmt: skip
         self._classes_scored += cand_classes.shape[0] + Xb.shape[0]
         return loss
+
+    def _uniform_negatives(self, yb, stream, seed):
+        """``n_samples`` (default: 1% of C) classes per example, uniform over
+        the classes other than its label, each weighted ``(C - 1) / n``."""
+        n_classes = self.classes_.shape[0]
+        n = self.n_samples if self.n_samples is not None else max(1, int(np.ceil(0.01 * n_classes)))
+        excluded_ptr = np.arange(yb.shape[0] + 1, dtype=np.int64)
+        drawn = _retrieval.uniform_classes_excluding(excluded_ptr, yb.astype(np.int64), n, n_classes, seed, stream)
+        indptr = np.arange(0, (yb.shape[0] + 1) * n, n, dtype=np.int64)
+        return indptr, drawn.ravel(), np.full(drawn.size, np.log((n_classes - 1) / n))
+
+    def _negatives_where_empty(self, yb, indptr, classes, log_weight, stream):
+        """Uniform negatives for the examples whose LSH sample holds no class
+        but the label (method.md, pitfall 6): such an example would give a
+        zero loss and no gradient. Counted in ``n_empty_samples_``. This is
+        a fallback, so it adds a small upward bias to Z_hat exactly where
+        the union estimate was 0; with working tables it never triggers."""
+        n_rows = yb.shape[0]
+        sizes = np.diff(indptr)
+        row_of = np.repeat(np.arange(n_rows), sizes)
+        negatives = np.bincount(row_of[classes != yb[row_of]], minlength=n_rows)
+        empty = negatives == 0
+        if not empty.any():
+            return indptr, classes, log_weight
+        self.n_empty_samples_ += int(empty.sum())
+        fill_indptr, fill_classes, fill_log_weight = self._uniform_negatives(yb[empty], stream, self._seed + 1)
+        new_sizes = sizes.copy()
+        new_sizes[empty] = np.diff(fill_indptr)
+        new_indptr = np.concatenate([[0], np.cumsum(new_sizes)]).astype(np.int64)
+        new_classes = np.empty(new_indptr[-1], dtype=np.int64)
+        new_log_weight = np.empty(new_indptr[-1], dtype=np.float64)
+        keep = ~empty[row_of]
+        target = new_indptr[row_of[keep]] + np.flatnonzero(keep) - indptr[row_of[keep]]
+        new_classes[target], new_log_weight[target] = classes[keep], log_weight[keep]
+        target = np.repeat(new_indptr[:-1][empty], np.diff(fill_indptr)) + (
+            np.arange(fill_classes.shape[0]) - np.repeat(fill_indptr[:-1], np.diff(fill_indptr))
+        )
+        new_classes[target], new_log_weight[target] = fill_classes, fill_log_weight
+        return new_indptr, new_classes, new_log_weight
 
     def _exact_step(self, Xb, yb, wb, eta0, alpha, adagrad, grad_x):
         scores = np.asarray(safe_sparse_dot(Xb, self._weights.T))
@@ -777,6 +893,7 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
     # ------------------------------------------------------------ predict
     def _validate_for_predict(self, X):
         check_is_fitted(self)
+        self._check_model_arrays()
         X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32], reset=False)
         if X.dtype != self._weights.dtype:
             X = X.astype(self._weights.dtype)
@@ -810,7 +927,9 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
             ``s_1 - s_0``, positive when ``classes_[1]`` is predicted.
         """
         X = self._validate_for_predict(X)
-        out = np.empty((X.shape[0], self.classes_.shape[0]), dtype=self._weights.dtype)
+        n_classes = self.classes_.shape[0]
+        _check_dense_output("decision_function", X.shape[0], n_classes, self._weights.dtype)
+        out = np.empty((X.shape[0], n_classes), dtype=self._weights.dtype)
         for rows, scores in self._score_chunks(X):
             out[rows] = scores
         if out.shape[1] == 2:
@@ -837,21 +956,31 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         -------
         log_proba : ndarray of shape (n_samples, n_classes)
         """
-        X = self._validate_for_predict(X)
-        out = np.empty((X.shape[0], self.classes_.shape[0]), dtype=self._weights.dtype)
-        for rows, scores in self._score_chunks(X):
-            out[rows] = scores - _row_logsumexp(scores)[:, None]
-        return out
+        return self._log_proba(X, "predict_log_proba")
 
     def predict_proba(self, X):
         """Softmax probabilities, columns in the order of ``classes_``.
+
+        An output that would not fit in the available memory raises a
+        MemoryError before any work; :meth:`predict_topk` returns the ``k``
+        most probable classes in O(n_samples x k) memory.
 
         Returns
         -------
         proba : ndarray of shape (n_samples, n_classes)
             Rows sum to 1.
         """
-        return np.exp(self.predict_log_proba(X))
+        log_proba = self._log_proba(X, "predict_proba")
+        return np.exp(log_proba, out=log_proba)  # in place: one n x C array, not two
+
+    def _log_proba(self, X, method):
+        X = self._validate_for_predict(X)
+        n_classes = self.classes_.shape[0]
+        _check_dense_output(method, X.shape[0], n_classes, self._weights.dtype)
+        out = np.empty((X.shape[0], n_classes), dtype=self._weights.dtype)
+        for rows, scores in self._score_chunks(X):
+            out[rows] = scores - _row_logsumexp(scores)[:, None]
+        return out
 
     def _log_proba_of(self, X, y_index):
         out = np.empty(X.shape[0])
@@ -923,6 +1052,36 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         short = np.flatnonzero(sizes < k)
         if short.shape[0]:
             self._topk_exact(X[short], k, short, top, proba)
+
+
+def _available_memory():
+    """Bytes of memory available to a new allocation, or None if unknown
+    (Linux: ``MemAvailable`` of /proc/meminfo; elsewhere the physical memory)."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _check_dense_output(method, n_rows, n_classes, dtype):
+    """Refuse an (n_rows, n_classes) output that cannot fit in memory with a
+    clear error, instead of the OS killing the process mid-way."""
+    needed = n_rows * n_classes * np.dtype(dtype).itemsize
+    available = _available_memory()
+    if available is not None and needed > available:
+        raise MemoryError(
+            f"{method} would return an array of {n_rows} x {n_classes} {np.dtype(dtype).name} "
+            f"({needed / 2**30:.1f} GiB), more than the {available / 2**30:.1f} GiB of memory available. Use "
+            "predict_topk(X, k) for the k most probable classes of each row (memory O(n_samples x k)), "
+            "predict(X) for the best class, or pass X in smaller batches."
+        )
 
 
 def _row_logsumexp(scores):

@@ -425,6 +425,16 @@ class LSHIndex:
         first, second = np.triu_indices(self._n_groups, k=1)
         return group_codes[:, first] | (group_codes[:, second] << self._group_bits)
 
+    def largest_bucket_sizes(self) -> np.ndarray:
+        """Classes in the largest bucket of every table, shape (n_tables,).
+
+        A value near ``n_classes`` means the table cannot tell the classes
+        apart (e.g. all-zero or identical vectors): a query that lands in that
+        bucket retrieves almost every class.
+        """
+        self._check_built()
+        return np.maximum.reduceat(np.diff(self.bucket_ptr_), self.table_ptr_[:-1])
+
     @property
     def hash_cost(self) -> int:
         """Projections (d-dimensional inner products) to hash one query."""

@@ -7,6 +7,8 @@ ranked list of labels per row (e.g. from
 
 from __future__ import annotations
 
+from numbers import Integral
+
 import numpy as np
 
 
@@ -18,6 +20,10 @@ def _check(y_true, ranked, k):
             f"Expected y_true of shape (n_samples,) and ranked labels of shape (n_samples, k'), got "
             f"{y_true.shape} and {ranked.shape}."
         )
+    if y_true.shape[0] == 0:
+        raise ValueError("Found 0 samples: the metric of an empty set of rows is undefined.")
+    if isinstance(k, bool) or not isinstance(k, Integral):
+        raise TypeError(f"k must be an int, got {k!r}.")
     if not 1 <= k <= ranked.shape[1]:
         raise ValueError(f"k must be in [1, {ranked.shape[1]}] (the ranked labels per row), got {k}.")
     return ranked[:, :k] == y_true[:, None]

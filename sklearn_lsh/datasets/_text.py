@@ -88,6 +88,11 @@ class NextWordFeatures:
 
     def fit(self, tokens) -> "NextWordFeatures":
         words = np.asarray(tokens)
+        if words.ndim != 1 or words.shape[0] <= self.window:
+            raise ValueError(
+                f"tokens must be a flat sequence of more than window={self.window} words, got an array of shape "
+                f"{words.shape}."
+            )
         self.vocabulary_, ids = np.unique(words, return_inverse=True)
         if EOS not in set(self.vocabulary_.tolist()):
             self.vocabulary_ = np.sort(np.append(self.vocabulary_, EOS))
