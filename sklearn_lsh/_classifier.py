@@ -23,7 +23,7 @@ from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d, validate_data
 
-from ._index import LSHIndex
+from ._index import LSHIndex, _row_norms
 from ._parallel import numba_threads as _numba_threads
 from ._kernels import _embedding, _retrieval, _scoring, _sgd
 
@@ -671,6 +671,9 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
 
     def _epochs(self, X, y_index, weights, n_epochs, X_val, y_val, monitor):
         n_samples = X.shape[0]
+        # The rows of largest norm, whose scores are checked after every epoch.
+        norms = _row_norms(X)
+        largest = np.argpartition(norms, n_samples - min(64, n_samples))[n_samples - min(64, n_samples):]
         best, no_improvement = np.inf, 0
         converged = False
         with _numba_threads(self.n_jobs):
@@ -686,14 +689,15 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
                     rows = order[batch]
                     step_loss = self._step(X[rows], y_index[rows], weights[rows], stream=epoch * n_samples + batch.start)
                     if not np.isfinite(step_loss):
-                        self._diverged(step_loss, f"update {self.t_}")
+                        self._diverged(f"The training loss became {step_loss}", f"update {self.t_}")
                     total += step_loss
                 self._finish_lazy_updates()
                 self._n_epochs += 1
                 self.n_iter_ += 1
                 loss = total / n_samples
                 if not np.isfinite(loss) or not self._weights_finite():
-                    self._diverged(loss, f"epoch {self.n_iter_}")
+                    self._diverged(f"The training loss became {loss} (or a weight non-finite)", f"epoch {self.n_iter_}")
+                self._check_scores_finite(X[largest])
                 self.loss_curve_.append(float(loss))
                 monitored = loss
                 if X_val is not None:
@@ -722,11 +726,23 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
             )
         self._build_prediction_index()
 
-    def _diverged(self, loss, where):
+    def _diverged(self, what, where):
         raise FloatingPointError(
-            f"The training loss became {loss} at {where}: the step size is too large for this data. Lower eta0 "
-            f"(now {self.eta0}) or scale the features. The model was left as it was before this call."
+            f"{what} at {where}: the step size is too large for this data. Lower eta0 (now {self.eta0}) or scale "
+            "the features. The model was left as it was before this call."
         )
+
+    def _check_scores_finite(self, Xb):
+        """Finite weights can still give scores that overflow the model's
+        dtype (float32 weights of 1e22 in the low-rank mode, where two
+        factors grow together); prediction would then return NaN. Scoring
+        the 64 training rows of largest norm as prediction does catches that
+        in training (and prediction itself refuses non-finite scores)."""
+        try:
+            for _ in self._score_chunks(Xb):
+                pass
+        except FloatingPointError:
+            self._diverged(f"The class scores overflow {self._weights.dtype}", f"epoch {self.n_iter_}")
 
     def _weights_finite(self):
         finite = np.isfinite(self._weights).all() and np.isfinite(self.intercept_).all()
@@ -914,6 +930,12 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
             scores = np.asarray(safe_sparse_dot(self._hidden(X[rows]), self._weights.T, dense_output=True))
             if self.fit_intercept:
                 scores += self.intercept_
+            if not np.isfinite(scores).all():
+                raise FloatingPointError(
+                    f"Class scores overflow {scores.dtype} (largest |weight| {np.abs(self._weights).max():.3g}): "
+                    "the model diverged in training or these inputs are too large for it. Refit with a lower "
+                    f"eta0 (now {self.eta0}), scaled features, or float64 input."
+                )
             yield rows, scores
 
     def decision_function(self, X):
@@ -979,12 +1001,14 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         _check_dense_output(method, X.shape[0], n_classes, self._weights.dtype)
         out = np.empty((X.shape[0], n_classes), dtype=self._weights.dtype)
         for rows, scores in self._score_chunks(X):
+            _shift_to_row_max(scores)
             out[rows] = scores - _row_logsumexp(scores)[:, None]
         return out
 
     def _log_proba_of(self, X, y_index):
         out = np.empty(X.shape[0])
         for rows, scores in self._score_chunks(X):
+            _shift_to_row_max(scores)
             out[rows] = scores[np.arange(scores.shape[0]), y_index[rows]] - _row_logsumexp(scores)
         return out
 
@@ -1027,6 +1051,7 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
 
     def _topk_exact(self, X, k, rows_out, top, proba):
         for rows, scores in self._score_chunks(X):
+            _shift_to_row_max(scores)
             best = _scoring.top_k_rows(scores, k)
             log_z = _row_logsumexp(scores)[:, None]
             top[rows_out[rows]] = best
@@ -1038,8 +1063,17 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         Xq = _add_ones_column(H) if self.fit_intercept else H
         sample = index._query(Xq)
         sizes = np.diff(sample.indptr)
+        # Scores relative to each row's largest term, so that the estimate of
+        # log Z is near 0 and the probabilities keep their digits (as in
+        # _shift_to_row_max).
         log_terms = sample.scores - sample.log_probabilities
-        log_z = _scoring.segment_logsumexp(log_terms, sample.indptr)
+        shift = np.zeros(sizes.shape[0])
+        starts = sample.indptr[:-1][sizes > 0]
+        if starts.shape[0]:
+            shift[sizes > 0] = np.maximum.reduceat(log_terms, starts)
+        shift = np.repeat(shift, sizes)
+        shifted = sample.scores - shift
+        log_z = _scoring.segment_logsumexp(log_terms - shift, sample.indptr)
         full = sizes >= k
         # The k best candidates of every row, then best first within each row.
         keep = np.flatnonzero(_scoring.top_k_per_segment(sample.scores, sample.indptr, k))
@@ -1048,7 +1082,7 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         row_of = row_of[full[row_of]]
         keep = keep[np.lexsort((-sample.scores[keep], row_of))]
         top[full] = sample.classes[keep].reshape(-1, k)
-        proba[full] = np.exp(sample.scores[keep].reshape(-1, k) - log_z[full][:, None])
+        proba[full] = np.exp(shifted[keep].reshape(-1, k) - log_z[full][:, None])
         short = np.flatnonzero(sizes < k)
         if short.shape[0]:
             self._topk_exact(X[short], k, short, top, proba)
@@ -1082,6 +1116,15 @@ def _check_dense_output(method, n_rows, n_classes, dtype):
             "predict_topk(X, k) for the k most probable classes of each row (memory O(n_samples x k)), "
             "predict(X) for the best class, or pass X in smaller batches."
         )
+
+
+def _shift_to_row_max(scores):
+    """Subtract each row's maximum in place. Log-probabilities are then
+    ``shifted - log(sum(exp(shifted)))`` with a log-sum-exp near 0, instead of
+    a difference of two large numbers: with scores of 1e12 the direct form
+    ``scores - logsumexp(scores)`` keeps only about 4 significant digits of
+    the probabilities (rows summed to 1 +- 3e-5)."""
+    scores -= scores.max(axis=1, keepdims=True)
 
 
 def _row_logsumexp(scores):

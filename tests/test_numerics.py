@@ -203,3 +203,38 @@ def test_predict_proba_is_exp_of_predict_log_proba():
     X, y = _data()
     model = LSHSoftmaxClassifier(max_iter=1, random_state=0).fit(X, y)
     np.testing.assert_allclose(model.predict_proba(X), np.exp(model.predict_log_proba(X)), rtol=1e-12)
+
+
+# ------------------------------------- found by tests/test_fuzz.py (hypothesis)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_probabilities_stay_exact_for_huge_scores(dtype):
+    X = np.array([[1.0], [2.0], [3.0]], dtype=dtype)
+    model = LSHSoftmaxClassifier("exact", max_iter=1, tol=None, random_state=0).fit(X, [0, 1, 2])
+    model.coef_ = np.array([[1e12], [1e12], [0.0]])
+    model.intercept_ = np.zeros(3)
+    # scores - logsumexp(scores) on scores of 1e12 kept 4 digits: rows summed to 1 + 3e-5
+    np.testing.assert_allclose(model.predict_proba(X[:1]), [[0.5, 0.5, 0.0]], atol=1e-7)
+    np.testing.assert_allclose(model.predict_topk(X[:1], 2)[1], [[0.5, 0.5]], atol=1e-7)
+    proba = model.predict_topk(X[:1], 2, retrieval="lsh")[1]  # the LSH estimate of Z(x), same care
+    assert np.isfinite(proba).all() and proba.sum() <= 1 + 1e-9
+
+
+def test_a_float32_low_rank_model_whose_scores_overflow_is_caught_in_training():
+    # weights of 1e22 are finite in float32, but their products overflow:
+    # prediction returned NaN without any error
+    X = np.zeros((25, 1), dtype=np.float32)
+    X[1] = 1000.0
+    y = np.zeros(25, dtype=int)
+    y[1] = 1
+    model = LSHSoftmaxClassifier("exact", n_components=1, learning_rate="constant", eta0=1000.0, batch_size=1,
+                                 max_iter=4, tol=None, shuffle=False, random_state=0)  # fmt: skip
+    with pytest.raises(FloatingPointError, match="class scores overflow float32 at epoch"):
+        model.fit(X, y)
+    assert not hasattr(model, "classes_")
+
+
+def test_prediction_refuses_overflowing_scores():
+    X, y = _data()
+    model = LSHSoftmaxClassifier(max_iter=1, random_state=0).fit(X.astype(np.float32), y)
+    with pytest.raises(FloatingPointError, match="Class scores overflow float32"):
+        model.predict_proba(np.full((2, X.shape[1]), 3e38, dtype=np.float32))
