@@ -864,12 +864,11 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         a fallback, so it adds a small upward bias to Z_hat exactly where
         the union estimate was 0; with working tables it never triggers."""
         n_rows = yb.shape[0]
-        sizes = np.diff(indptr)
-        row_of = np.repeat(np.arange(n_rows), sizes)
-        negatives = np.bincount(row_of[classes != yb[row_of]], minlength=n_rows)
-        empty = negatives == 0
+        empty = _retrieval.count_negatives(indptr, classes, yb.astype(np.int64)) == 0
         if not empty.any():
             return indptr, classes, log_weight
+        sizes = np.diff(indptr)
+        row_of = np.repeat(np.arange(n_rows), sizes)
         self.n_empty_samples_ += int(empty.sum())
         fill_indptr, fill_classes, fill_log_weight = self._uniform_negatives(yb[empty], stream, self._seed + 1)
         new_sizes = sizes.copy()

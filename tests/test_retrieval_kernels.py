@@ -104,3 +104,14 @@ def test_uniform_classes_are_uniform():
     out = _retrieval.uniform_classes(2, 50_000, 10, 5, 0)
     counts = np.bincount(out.ravel(), minlength=10)
     assert np.all(np.abs(counts - 10_000) < 4 * np.sqrt(100_000 * 0.1 * 0.9))
+
+
+def test_count_negatives_matches_numpy():
+    rng = np.random.default_rng(0)
+    sizes = rng.integers(0, 6, 50)
+    indptr = np.r_[0, np.cumsum(sizes)].astype(np.int64)
+    classes = rng.integers(0, 4, indptr[-1]).astype(np.int64)
+    labels = rng.integers(0, 4, 50).astype(np.int64)
+    row_of = np.repeat(np.arange(50), sizes)
+    expected = np.bincount(row_of[classes != labels[row_of]], minlength=50)
+    np.testing.assert_array_equal(_retrieval.count_negatives(indptr, classes, labels), expected)

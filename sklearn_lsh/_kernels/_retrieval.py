@@ -156,3 +156,16 @@ def uniform_classes_excluding(indptr, excluded, n_samples, n_classes, seed, stre
                 j = randint(state, n_classes)
             out[i, m] = j
     return out
+
+
+@numba.njit(cache=True)
+def count_negatives(indptr, classes, labels):
+    """Per query, the candidates ``classes[indptr[i]:indptr[i + 1]]`` other
+    than its label ``labels[i]`` (no temporaries of the candidates' size)."""
+    n_queries = indptr.shape[0] - 1
+    counts = np.zeros(n_queries, dtype=np.int64)
+    for i in range(n_queries):
+        for ptr in range(indptr[i], indptr[i + 1]):
+            if classes[ptr] != labels[i]:
+                counts[i] += 1
+    return counts
