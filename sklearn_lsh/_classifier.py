@@ -477,7 +477,8 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
     _STATE = (
         "classes_", "n_features_in_", "feature_names_in_", "n_bits_", "_seed", "_predict_index", "_slot",
         "_weights", "intercept_", "_accumulator", "_last_step", "_index", "t_", "n_iter_", "loss_curve_",
-        "n_rebuilds_", "n_degenerate_builds_", "n_empty_samples_", "_degenerate_index", "_n_epochs", "_classes_scored", "_examples_seen", "validation_scores_",
+        "n_rebuilds_", "n_degenerate_builds_", "n_empty_samples_", "_degenerate_index", "_n_epochs",
+        "_classes_scored", "_examples_seen", "validation_scores_",
         "embedding_", "_embedding_accumulator", "_embedding_last_step", "_embedding_slot",
     )  # fmt: skip
 
@@ -867,22 +868,17 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         empty = _retrieval.count_negatives(indptr, classes, yb.astype(np.int64)) == 0
         if not empty.any():
             return indptr, classes, log_weight
-        sizes = np.diff(indptr)
-        row_of = np.repeat(np.arange(n_rows), sizes)
         self.n_empty_samples_ += int(empty.sum())
         fill_indptr, fill_classes, fill_log_weight = self._uniform_negatives(yb[empty], stream, self._seed + 1)
-        new_sizes = sizes.copy()
-        new_sizes[empty] = np.diff(fill_indptr)
-        new_indptr = np.concatenate([[0], np.cumsum(new_sizes)]).astype(np.int64)
-        new_classes = np.empty(new_indptr[-1], dtype=np.int64)
-        new_log_weight = np.empty(new_indptr[-1], dtype=np.float64)
+        # Drop what the empty rows held (at most their label), append their
+        # draws, and regroup by row (a stable sort keeps each row's order).
+        row_of = np.repeat(np.arange(n_rows), np.diff(indptr))
         keep = ~empty[row_of]
-        target = new_indptr[row_of[keep]] + np.flatnonzero(keep) - indptr[row_of[keep]]
-        new_classes[target], new_log_weight[target] = classes[keep], log_weight[keep]
-        target = np.repeat(new_indptr[:-1][empty], np.diff(fill_indptr)) + (
-            np.arange(fill_classes.shape[0]) - np.repeat(fill_indptr[:-1], np.diff(fill_indptr))
-        )
-        new_classes[target], new_log_weight[target] = fill_classes, fill_log_weight
+        rows = np.concatenate([row_of[keep], np.repeat(np.flatnonzero(empty), np.diff(fill_indptr))])
+        order = np.argsort(rows, kind="stable")
+        new_indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=n_rows))]).astype(np.int64)
+        new_classes = np.concatenate([classes[keep], fill_classes])[order]
+        new_log_weight = np.concatenate([log_weight[keep], fill_log_weight])[order]
         return new_indptr, new_classes, new_log_weight
 
     def _exact_step(self, Xb, yb, wb, eta0, alpha, adagrad, grad_x):

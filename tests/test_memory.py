@@ -59,7 +59,10 @@ _PEAK_OF_FIT = textwrap.dedent(
 def _peak_extra_mb(estimator, n_rows, n_components=None):
     out = subprocess.run([sys.executable, "-c", _PEAK_OF_FIT, estimator, str(n_rows), repr(n_components)],
                          capture_output=True, text=True, check=True).stdout  # fmt: skip
-    return json.loads(out.strip().splitlines()[-1])
+    result = json.loads(out.strip().splitlines()[-1])
+    print(f"{estimator}, n_components={n_components}: peak beyond the model's arrays "
+          f"{result['extra_mb'] - result['model_mb']:.0f} MiB")  # fmt: skip  (shown with pytest -s)
+    return result
 
 
 BATCH_BY_CLASSES_MB = 256 * 400_000 * 8 / 2**20  # 781 MiB
