@@ -12,6 +12,7 @@ from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.stats import binom
 
 from ._kernels import _hashing, _retrieval, _scoring
 
@@ -83,6 +84,12 @@ def log_inclusion_probability(cosines, n_bits, n_tables, table_design="independe
     ``q0 = cp**h`` and ``q1 = h cp**(h - 1) (1 - cp)`` (``h = n_bits / 2``),
     ``1 - P = (1 - q0)**m + m q0 (1 - q0 - q1)**(m - 1)``.
 
+    - ``table_design="scan"``: a class is retrieved when its code is within
+      Hamming distance ``r = probe_radius`` of the query's in at least one of
+      ``L`` independent codes of ``K`` bits. Mismatching bits are
+      Binomial(K, 1 - cp), so ``1 - P = P(Binomial(K, 1 - cp) > r)**L``
+      (``r = 0`` is the independent design).
+
     Cosines are clamped to [-1, 1]; everything is computed in log space so
     that tiny and near-one probabilities keep their precision.
 
@@ -94,9 +101,10 @@ def log_inclusion_probability(cosines, n_bits, n_tables, table_design="independe
         Bits per table (K).
     n_tables : int or ndarray of int
         Number of tables looked up (L, or probes per draw).
-    table_design : {"independent", "pairs"}, default="independent"
-    probe_radius : {0, 1}, default=0
-        Hamming radius of the buckets probed around the query's.
+    table_design : {"independent", "pairs", "scan"}, default="independent"
+    probe_radius : int, default=0
+        Hamming radius around the query's code: 0 or 1 for the table
+        designs, 0 to ``n_bits`` for ``"scan"``.
 
     Returns
     -------
@@ -117,6 +125,9 @@ def log_inclusion_probability(cosines, n_bits, n_tables, table_design="independe
     cos = np.clip(np.asarray(cosines, dtype=np.float64), -1.0, 1.0)
     collision = 1.0 - np.arccos(cos) / np.pi
     with np.errstate(divide="ignore", invalid="ignore"):
+        if table_design == "scan":
+            log_miss_one = binom.logsf(probe_radius, n_bits, np.clip(1.0 - collision, 0.0, 1.0))
+            return np.log(-np.expm1(n_tables * log_miss_one))
         if table_design == "pairs":
             m, h = _pair_groups(n_tables), n_bits // 2
             q0 = collision**h
@@ -246,18 +257,27 @@ class LSHIndex:
         Number of norm ranges of the transform (1: the plain transform; a
         value >= n_classes: one range per class, i.e. angular SimHash of the
         class directions).
-    table_design : {"independent", "pairs"}, default="independent"
+    table_design : {"independent", "pairs", "scan"}, default="independent"
         ``"independent"``: every table has its own ``n_bits`` projections, so
         hashing a query costs ``n_bits * n_tables`` projections.
         ``"pairs"``: ``m`` groups of ``n_bits / 2`` projections, every pair of
         groups forms a table (``n_tables = m (m - 1) / 2``), so hashing costs
-        ``m * n_bits / 2`` projections (Andoni & Indyk 2006). Inclusion
-        probabilities are exact for both designs.
-    probe_radius : {0, 1}, default=0
+        ``m * n_bits / 2`` projections (Andoni & Indyk 2006).
+        ``"scan"``: the codes of ``"independent"``, but :meth:`query` compares
+        the query's code with every class's code and keeps the classes within
+        Hamming distance ``probe_radius`` in some table. The scan is linear in
+        ``n_classes`` (integer XOR and popcount, no inner products), which
+        pays at moderate ``n_classes``: it lets long codes with a wide radius
+        retrieve the large-score classes more reliably than exact buckets do
+        for the same hashing cost. Inclusion probabilities are exact for all
+        three designs.
+    probe_radius : int, default=0
         Multi-probe: with 1, :meth:`query` also looks up the ``n_bits``
         buckets one bit away from the query's in every table. This costs
         bucket look-ups, not inner products; inclusion probabilities stay
-        exact. :meth:`draw` always probes the query's own bucket.
+        exact. With ``table_design="scan"``, any radius from 0 to ``n_bits``.
+        :meth:`draw` always probes the query's own bucket (for ``"scan"``,
+        the buckets of the ``"independent"`` design).
     seed : int, numpy.random.Generator or None, default=None
         Seed of the random projections (and of :meth:`draw` unless it is
         given its own). Build ``b`` uses projections drawn from
@@ -275,6 +295,8 @@ class LSHIndex:
     projections_ : ndarray of shape (n_features + 1, hash_cost)
         Gaussian projections, feature-major; the last row is for the extra
         coordinate of the transform.
+    class_codes_ : ndarray of int64, shape (n_classes, n_tables)
+        Only with ``table_design="scan"``: every class's code per table.
     members_ : ndarray of int32, shape (n_tables * n_classes,)
         Class ids sorted by bucket within each table.
     table_ptr_, bucket_keys_, bucket_ptr_ : ndarray of int64
@@ -316,8 +338,8 @@ class LSHIndex:
         self.n_bits = _check_positive_int(n_bits, "n_bits", 1, 63)
         self.n_tables = _check_positive_int(n_tables, "n_tables", 1)
         self.n_norm_ranges = _check_positive_int(n_norm_ranges, "n_norm_ranges", 1)
-        if table_design not in ("independent", "pairs"):
-            raise ValueError(f"table_design must be 'independent' or 'pairs', got {table_design!r}.")
+        if table_design not in ("independent", "pairs", "scan"):
+            raise ValueError(f"table_design must be 'independent', 'pairs' or 'scan', got {table_design!r}.")
         if table_design == "pairs":
             if self.n_bits % 2:
                 raise ValueError(f"table_design='pairs' needs an even n_bits (two halves per table), got {n_bits}.")
@@ -325,8 +347,19 @@ class LSHIndex:
         else:
             self._n_groups, self._group_bits = self.n_tables, self.n_bits
         self.table_design = table_design
-        if probe_radius not in (0, 1) or isinstance(probe_radius, bool):
-            raise ValueError(f"probe_radius must be 0 or 1, got {probe_radius!r}.")
+        if table_design == "scan":
+            if not isinstance(probe_radius, numbers.Integral) or isinstance(probe_radius, bool) or not (
+                0 <= probe_radius <= self.n_bits
+            ):
+                raise ValueError(
+                    f"probe_radius must be an int in [0, n_bits={self.n_bits}] with table_design='scan', "
+                    f"got {probe_radius!r}."
+                )
+            probe_radius = int(probe_radius)
+        elif probe_radius not in (0, 1) or isinstance(probe_radius, bool):
+            raise ValueError(
+                f"probe_radius must be 0 or 1 (any radius up to n_bits needs table_design='scan'), got {probe_radius!r}."
+            )
         self.probe_radius = probe_radius
         if seed is None:
             seed = int(np.random.SeedSequence().entropy % (2**63))
@@ -382,6 +415,8 @@ class LSHIndex:
         class_scale = _norm_range_maxima(norms, self.n_norm_ranges)
         extra = np.sqrt(np.maximum(0.0, 1.0 - (norms / class_scale) ** 2))
         codes = self._table_codes(self._hash_classes(W, projections, 1.0 / class_scale, extra))
+        if self.table_design == "scan":
+            self.class_codes_ = codes  # (n_classes, n_tables), compared by Hamming distance
         # Sort every table's bucket ids at once (table-major, in the smallest
         # unsigned type that holds them: ids of <= 16 bits get numpy's radix
         # sort); a bucket starts wherever the sorted id changes.
@@ -420,7 +455,7 @@ class LSHIndex:
 
     def _table_codes(self, group_codes):
         """Bucket ids per table from the hashed groups of bits."""
-        if self.table_design == "independent":
+        if self.table_design != "pairs":
             return group_codes
         first, second = np.triu_indices(self._n_groups, k=1)
         return group_codes[:, first] | (group_codes[:, second] << self._group_bits)
@@ -509,10 +544,13 @@ class LSHIndex:
 
     def _query(self, X):
         codes = self._hash(X)
-        indptr, classes, n_scanned = _retrieval.union_candidates(
-            codes, self.members_, self.table_ptr_, self.bucket_keys_, self.bucket_ptr_, self.n_classes,
-            1 + self.probe_radius * self.n_bits,
-        )
+        if self.table_design == "scan":
+            indptr, classes, n_scanned = _retrieval.hamming_candidates(codes, self.class_codes_, self.probe_radius)
+        else:
+            indptr, classes, n_scanned = _retrieval.union_candidates(
+                codes, self.members_, self.table_ptr_, self.bucket_keys_, self.bucket_ptr_, self.n_classes,
+                1 + self.probe_radius * self.n_bits,
+            )
         scores = self._score_pairs(X, indptr, classes)
         norms = np.repeat(_row_norms(X), np.diff(indptr))
         log_p = log_inclusion_probability(

@@ -67,8 +67,8 @@ _OPTION_CONSTRAINTS = {
     "n_bits": [Interval(Integral, 1, 63, closed="both")],
     "n_tables": [Interval(Integral, 1, None, closed="left")],
     "n_norm_ranges": [Interval(Integral, 1, None, closed="left")],
-    "table_design": [StrOptions({"independent", "pairs"})],
-    "probe_radius": [Interval(Integral, 0, 1, closed="both")],
+    "table_design": [StrOptions({"independent", "pairs", "scan"})],
+    "probe_radius": [Interval(Integral, 0, 63, closed="both")],
     "n_samples": [Interval(Integral, 1, None, closed="left")],
     "max_probes": [Interval(Integral, 1, None, closed="left"), None],
     "n_top": [Interval(Integral, 1, None, closed="left")],
@@ -104,6 +104,11 @@ class PartitionWork:
         ``sklearn_lsh._index.MIN_PROBABILITY`` (a recorded bias; normally 0).
     mean_probes : float or None
         Tables probed per draw ("lsh-draw" only).
+    scanned_per_query : float
+        Integer work of the union retrieval per query ("lsh",
+        "mips-gumbel"; 0 otherwise), not counted in the inner products:
+        bucket members read (table designs) or class codes
+        compared (``table_design="scan"``, ``n_classes * n_tables``).
     """
 
     method: str
@@ -116,6 +121,7 @@ class PartitionWork:
     n_empty: int
     n_floored: int
     mean_probes: float | None = None
+    scanned_per_query: float = 0.0
 
 
 def _check_options(method, options):
@@ -131,6 +137,21 @@ def _check_options(method, options):
     validate_parameter_constraints(
         {k: _OPTION_CONSTRAINTS[k] for k in params}, params, caller_name="estimate_log_partition"
     )
+    if params.get("table_design") == "scan" and method == "lsh-draw":
+        raise ValueError(
+            "table_design='scan' retrieves by a Hamming scan, which has no draw form; use method='lsh' "
+            "or 'mips-gumbel', or table_design='independent' or 'pairs' for 'lsh-draw'."
+        )
+    radius = params.get("probe_radius", 0)
+    if params.get("table_design") == "scan" and radius > params["n_bits"]:
+        raise ValueError(
+            f"probe_radius={radius} exceeds n_bits={params['n_bits']}: a code has n_bits bits, so a radius "
+            "of n_bits already retrieves every class."
+        )
+    if params.get("table_design") in ("independent", "pairs") and radius > 1:
+        raise ValueError(
+            f"probe_radius={radius} needs table_design='scan'; the bucket tables probe radius 0 or 1."
+        )
     if params.get("max_probes") is not None and params["max_probes"] > params["n_tables"]:
         raise ValueError(
             f"max_probes={params['max_probes']} exceeds n_tables={params['n_tables']}: a draw probes "
@@ -182,11 +203,13 @@ def estimate_log_partition(W, X, method="lsh", *, random_state=None, return_work
         Per-method options (an option the method does not use is an error):
 
         - ``n_bits`` (int in [1, 63]), ``n_tables`` (int >= 1),
-          ``n_norm_ranges`` (int >= 1) and ``table_design`` ("independent"
-          or "pairs"): the hash tables, see :class:`LSHIndex` ("lsh",
-          "lsh-draw", "mips-gumbel").
-        - ``probe_radius`` (0 or 1): multi-probe radius of the union ("lsh",
-          "mips-gumbel").
+          ``n_norm_ranges`` (int >= 1) and ``table_design`` ("independent",
+          "pairs", or "scan" for "lsh" and "mips-gumbel"): the hash tables,
+          see :class:`LSHIndex` ("lsh", "lsh-draw", "mips-gumbel").
+        - ``probe_radius``: Hamming radius of the union ("lsh",
+          "mips-gumbel"): 0 or 1 for the table designs, 0 to ``n_bits`` for
+          "scan" (a linear scan of the class codes, reported in
+          ``PartitionWork.scanned_per_query``).
         - ``n_samples`` (int >= 1): draws ("lsh-draw", "uniform", "gumbel")
           or the uniform tail ("mips-gumbel").
         - ``max_probes`` (int or None): tables tried per draw ("lsh-draw").
@@ -264,7 +287,7 @@ def estimate_log_partition(W, X, method="lsh", *, random_state=None, return_work
     row_bytes = 8 * max(n_classes, 4 * params.get("n_samples", 1))
     chunk_rows = get_chunk_n_rows(row_bytes=row_bytes)
     log_z = np.empty(n_queries, dtype=np.float64)
-    totals = {"score": 0, "sample": 0.0, "empty": 0, "floored": 0, "probes": 0}
+    totals = {"score": 0, "sample": 0.0, "empty": 0, "floored": 0, "probes": 0, "scanned": 0}
     for rows in gen_batches(n_queries, chunk_rows):
         chunk = X[rows]
         log_z[rows] = _ESTIMATORS[method](W, chunk, index, params, sample_seed, rows.start, totals)
@@ -292,6 +315,7 @@ def estimate_log_partition(W, X, method="lsh", *, random_state=None, return_work
         n_empty=n_empty,
         n_floored=totals["floored"],
         mean_probes=totals["probes"] / (n_queries * params["n_samples"]) if method == "lsh-draw" else None,
+        scanned_per_query=totals["scanned"] / n_queries,
     )
     return log_z, work
 
@@ -337,6 +361,7 @@ def _uniform(W, X, index, params, seed, offset, totals):
 def _lsh_union(W, X, index, params, seed, offset, totals):
     sample = index._query(X)
     totals["sample"] += sample.classes.shape[0]
+    totals["scanned"] += int(sample.n_scanned.sum())
     totals["floored"] += sample.n_floored
     return _scoring.segment_logsumexp(sample.scores - sample.log_probabilities, sample.indptr)
 
@@ -374,6 +399,7 @@ def _mips_gumbel(W, X, index, params, seed, offset, totals):
         log_tail = np.log(n_rest) - np.log(n_samples) + _scoring.segment_logsumexp(tail_scores, tail_indptr)
     totals["score"] += int((tail >= 0).sum())
     totals["sample"] += sample.classes.shape[0] + int((tail >= 0).sum())
+    totals["scanned"] += int(sample.n_scanned.sum())
     totals["floored"] += sample.n_floored
     return np.logaddexp(log_top, log_tail)
 

@@ -100,20 +100,30 @@ def union_candidates(query_codes, class_codes, probe_bits=0):
     return out
 
 
+def hamming_candidates(query_codes, class_codes, radius):
+    """List of sets: classes within Hamming distance ``radius`` of query i's
+    code in at least one table (bit counts by Python's int.bit_count)."""
+    return [
+        {j for j in range(class_codes.shape[0])
+         if any(int(q ^ c).bit_count() <= radius for q, c in zip(row, class_codes[j]))}
+        for row in query_codes
+    ]
+
+
 def union_probability_by_enumeration(cp, n_bits, n_tables, table_design, probe_radius):
     """P(class in union) by summing over the number of mismatching bits per
     group (binomial), for small sizes: an independent check of the closed forms."""
     from itertools import product
     from math import comb
 
-    groups, bits = (n_tables, n_bits) if table_design == "independent" else (None, n_bits // 2)
+    groups, bits = (n_tables, n_bits) if table_design != "pairs" else (None, n_bits // 2)
     if table_design == "pairs":
         groups = int(round((1 + np.sqrt(1 + 8 * n_tables)) / 2))
     law = [comb(bits, k) * cp ** (bits - k) * (1 - cp) ** k for k in range(bits + 1)]
     total = 0.0
     for mismatches in product(range(bits + 1), repeat=groups):
         weight = np.prod([law[k] for k in mismatches])
-        if table_design == "independent":
+        if table_design in ("independent", "scan"):
             hit = any(k <= probe_radius for k in mismatches)
         else:
             hit = any(mismatches[a] + mismatches[b] <= probe_radius

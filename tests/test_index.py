@@ -60,7 +60,8 @@ def test_pair_probability_matches_binomial_reference(m):
 
 @pytest.mark.parametrize(
     "table_design, n_bits, n_tables, probe_radius",
-    [("independent", 3, 4, 0), ("pairs", 4, 6, 0), ("independent", 2, 3, 0), ("independent", 4, 2, 1), ("pairs", 6, 3, 1), ("pairs", 4, 6, 1)],
+    [("independent", 3, 4, 0), ("pairs", 4, 6, 0), ("independent", 2, 3, 0), ("independent", 4, 2, 1), ("pairs", 6, 3, 1), ("pairs", 4, 6, 1),
+     ("scan", 6, 2, 0), ("scan", 6, 2, 1), ("scan", 8, 1, 3), ("scan", 5, 3, 2), ("scan", 4, 2, 4)],
 )
 def test_closed_forms_match_enumeration(table_design, n_bits, n_tables, probe_radius):
     for cp in (0.5, 0.7, 0.93):
@@ -72,7 +73,8 @@ def test_closed_forms_match_enumeration(table_design, n_bits, n_tables, probe_ra
 
 @pytest.mark.parametrize(
     "table_design, n_bits, n_tables, probe_radius",
-    [("independent", 3, 4, 0), ("pairs", 4, 6, 0), ("independent", 5, 3, 1), ("pairs", 6, 6, 1)],
+    [("independent", 3, 4, 0), ("pairs", 4, 6, 0), ("independent", 5, 3, 1), ("pairs", 6, 6, 1),
+     ("scan", 12, 1, 3), ("scan", 8, 2, 2)],
 )
 def test_union_membership_frequency_over_rebuilds_matches_p(table_design, n_bits, n_tables, probe_radius):
     # The defining property of P_j: over independent builds, class j is in
@@ -209,6 +211,9 @@ def test_pickle_holds_plain_arrays_and_queries_identically_in_a_fresh_process(pr
         ({"seed": -1}, ValueError, "seed must be"),
         ({"table_design": "tree"}, ValueError, "table_design must be"),
         ({"probe_radius": 2}, ValueError, "probe_radius must be 0 or 1"),
+        ({"n_bits": 8, "probe_radius": 9, "table_design": "scan"}, ValueError, r"probe_radius must be an int in \[0, n_bits=8\]"),
+        ({"probe_radius": -1, "table_design": "scan"}, ValueError, "probe_radius must be an int"),
+        ({"probe_radius": 1.5, "table_design": "scan"}, ValueError, "probe_radius must be an int"),
         ({"n_bits": 5, "table_design": "pairs"}, ValueError, "even n_bits"),
         ({"n_bits": 6, "n_tables": 7, "table_design": "pairs"}, ValueError, "Nearest: 6 or 10"),
     ],
@@ -237,3 +242,28 @@ def test_bad_inputs(problem):
         index.query(np.full((1, 10), np.inf))
     with pytest.raises(ValueError, match="max_probes must be in"):
         index.draw(X, 3, max_probes=index.n_tables + 1)
+
+
+def test_scan_design_retrieves_by_hamming_distance_on_the_independent_codes(problem):
+    W, X = problem
+    scan = LSHIndex(12, 2, table_design="scan", probe_radius=3, seed=5).build(W)
+    tables = LSHIndex(12, 2, seed=5).build(W)
+    np.testing.assert_array_equal(scan.hash(X), tables.hash(X))  # same codes as "independent"
+    np.testing.assert_array_equal(scan.bucket_keys_, tables.bucket_keys_)
+    codes = scan.hash(X)
+    sample = scan.query(X)
+    expected = reference.hamming_candidates(codes, scan.class_codes_, 3)
+    for i, want in enumerate(expected):
+        got = sample.classes[sample.indptr[i] : sample.indptr[i + 1]].tolist()
+        assert got == sorted(want)
+    assert np.all(sample.n_scanned <= 2 * W.shape[0]) and np.all(sample.n_scanned >= W.shape[0])
+    # radius 0 of the scan is exactly the union of the independent tables
+    exact_buckets = LSHIndex(12, 2, table_design="scan", probe_radius=0, seed=5).build(W).query(X)
+    union = tables.query(X)
+    for i in range(X.shape[0]):
+        assert set(exact_buckets.classes[exact_buckets.indptr[i] : exact_buckets.indptr[i + 1]]) == set(
+            union.classes[union.indptr[i] : union.indptr[i + 1]]
+        )
+    np.testing.assert_allclose(
+        np.sort(exact_buckets.log_probabilities), np.sort(union.log_probabilities), rtol=1e-12
+    )

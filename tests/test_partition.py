@@ -95,6 +95,8 @@ def _z_scores(estimates, truth):
         ("lsh", {"n_bits": 4, "n_tables": 2, "n_norm_ranges": 8}),
         ("lsh", {"n_bits": 6, "n_tables": 6, "n_norm_ranges": 8, "table_design": "pairs"}),
         ("lsh", {"n_bits": 8, "n_tables": 3, "n_norm_ranges": 8, "table_design": "pairs", "probe_radius": 1}),
+        ("lsh", {"n_bits": 24, "n_tables": 1, "n_norm_ranges": 8, "table_design": "scan", "probe_radius": 6}),
+        ("mips-gumbel", {"n_bits": 16, "n_tables": 2, "table_design": "scan", "probe_radius": 3, "n_top": 5, "n_samples": 20}),
         ("lsh-draw", {"n_bits": 2, "n_tables": 4, "n_samples": 5}),  # K small: probes rarely miss
         ("lsh-draw", {"n_bits": 5, "n_tables": 4, "n_samples": 5, "max_probes": 1}),  # exactly unbiased
         ("mips-gumbel", {"n_bits": 6, "n_tables": 2, "n_top": 5, "n_samples": 20}),
@@ -182,6 +184,14 @@ def test_work_accounting(problem):
     assert work.build_inner_products == index.build_inner_products_ == C * 36
     _, work = estimate_log_partition(W, X, "lsh-draw", n_bits=3, n_tables=5, n_samples=9, return_work=True)
     assert work.inner_products_per_query <= 15 + 9 + 1 and 1 <= work.mean_probes <= 5
+    assert work.scanned_per_query == 0
+    _, work = estimate_log_partition(W, X, "lsh", n_bits=7, n_tables=5, random_state=0, return_work=True)
+    assert 0 < work.scanned_per_query <= 5 * C  # bucket entries read
+    _, work = estimate_log_partition(
+        W, X, "lsh", n_bits=20, n_tables=1, table_design="scan", probe_radius=4, return_work=True
+    )
+    assert work.scanned_per_query == C  # every class code compared once
+    assert work.hash_inner_products_per_query == 20
 
 
 # ---------------------------------------------------------------- errors
@@ -222,5 +232,11 @@ def test_bad_options_raise():
         estimate_log_partition(W, X, "lsh", n_tables=4, table_design="pairs")
     with pytest.raises(InvalidParameterError, match="table_design"):
         estimate_log_partition(W, X, "lsh", table_design="pair")
+    with pytest.raises(ValueError, match="probe_radius=2 needs table_design='scan'"):
+        estimate_log_partition(W, X, "lsh", probe_radius=2)
+    with pytest.raises(ValueError, match="probe_radius=11 exceeds n_bits=10"):
+        estimate_log_partition(W, X, "lsh", n_bits=10, table_design="scan", probe_radius=11)
+    with pytest.raises(ValueError, match="has no draw form"):
+        estimate_log_partition(W, X, "lsh-draw", table_design="scan")
     with pytest.raises(ValueError, match="max_probes=5 exceeds n_tables=4"):
         estimate_log_partition(W, X, "lsh-draw", n_tables=4, max_probes=5)

@@ -115,3 +115,19 @@ def test_count_negatives_matches_numpy():
     row_of = np.repeat(np.arange(50), sizes)
     expected = np.bincount(row_of[classes != labels[row_of]], minlength=50)
     np.testing.assert_array_equal(_retrieval.count_negatives(indptr, classes, labels), expected)
+
+
+@pytest.mark.parametrize("radius", [0, 1, 5, 62])
+def test_hamming_candidates_match_bit_count_reference(radius):
+    rng = np.random.default_rng(3)
+    class_codes = rng.integers(0, 2**62, size=(200, 3), dtype=np.int64)
+    query_codes = class_codes[:12] ^ (1 << rng.integers(0, 62, size=(12, 3)))  # one bit from a class
+    query_codes[0] = class_codes[5] ^ 0b111  # 3 bits away in every table
+    indptr, classes, n_scanned = _retrieval.hamming_candidates(query_codes, class_codes, radius)
+    expected = reference.hamming_candidates(query_codes, class_codes, radius)
+    for i, want in enumerate(expected):
+        assert classes[indptr[i] : indptr[i + 1]].tolist() == sorted(want)
+    assert np.all((200 <= n_scanned) & (n_scanned <= 600))
+    if radius >= 1:
+        assert all(i in expected[i] for i in range(1, 12))
+    assert (5 in expected[0]) == (radius >= 3)

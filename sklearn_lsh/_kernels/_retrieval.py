@@ -9,10 +9,17 @@ Table layout (built by :class:`sklearn_lsh.LSHIndex`), all flat arrays:
 ``bucket_keys`` int64 (n_buckets,): bucket ids, sorted within each table.
 ``bucket_ptr``  int64 (n_buckets + 1,): bucket ``b`` holds
                 ``members[bucket_ptr[b] : bucket_ptr[b + 1]]``.
+
+The ``table_design="scan"`` index keeps instead one code per class and
+table, ``class_codes`` int64 (n_classes, n_tables), compared with the
+query's by Hamming distance (:func:`hamming_candidates`).
 """
 
 import numba
 import numpy as np
+from llvmlite import ir
+from numba.core import types
+from numba.extending import intrinsic
 
 from ._random import randint, seed_stream
 
@@ -74,6 +81,60 @@ def union_candidates(query_codes, members, table_ptr, bucket_keys, bucket_ptr, n
                             classes = grown
                         classes[n_out] = j
                         n_out += 1
+        indptr[i + 1] = n_out
+    return indptr, classes[:n_out].copy(), n_scanned
+
+
+@intrinsic
+def _ctpop(typingctx, value):
+    """``llvm.ctpop.i64``: the number of set bits (one POPCNT instruction)."""
+    if value != types.int64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        int64 = ir.IntType(64)
+        function = builder.module.declare_intrinsic("llvm.ctpop", [int64])
+        return builder.call(function, [args[0]])
+
+    return types.int64(types.int64), codegen
+
+
+@numba.njit(cache=True, inline="always")
+def popcount(value):
+    """Set bits of a non-negative int64."""
+    return _ctpop(np.int64(value))
+
+
+@numba.njit(cache=True)
+def hamming_candidates(query_codes, class_codes, radius):
+    """Classes whose code is within Hamming distance ``radius`` of the
+    query's in at least one table: a linear scan of all class codes.
+
+    ``query_codes`` is (n_queries, n_tables) and ``class_codes``
+    (n_classes, n_tables). Returns ``(indptr, classes, n_scanned)`` as
+    :func:`union_candidates` does; classes come in increasing order and
+    ``n_scanned[i]`` counts the codes compared for query ``i``.
+    """
+    n_queries, n_tables = query_codes.shape
+    n_classes = class_codes.shape[0]
+    indptr = np.zeros(n_queries + 1, dtype=np.int64)
+    n_scanned = np.zeros(n_queries, dtype=np.int64)
+    classes = np.empty(max(64, 16 * n_queries), dtype=np.int32)  # grown by doubling
+    n_out = 0
+    for i in range(n_queries):
+        compared = 0
+        for j in range(n_classes):
+            for t in range(n_tables):
+                compared += 1
+                if popcount(query_codes[i, t] ^ class_codes[j, t]) <= radius:
+                    if n_out == classes.shape[0]:
+                        grown = np.empty(2 * n_out, dtype=np.int32)
+                        grown[:n_out] = classes
+                        classes = grown
+                    classes[n_out] = j
+                    n_out += 1
+                    break
+        n_scanned[i] = compared
         indptr[i + 1] = n_out
     return indptr, classes[:n_out].copy(), n_scanned
 
