@@ -105,10 +105,17 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    estimator : {"lsh", "exact", "uniform"}, default="lsh"
+    estimator : {"lsh", "exact", "uniform", "lsh-draw", "mips-gumbel"}, default="lsh"
         How the partition function of a training step is computed. "exact"
         is full-softmax minibatch SGD through BLAS; "uniform" draws
         ``n_samples`` negatives uniformly (importance weight ``(C - 1) / n``).
+        The other two use the same hash tables as "lsh" (method.md section
+        4): "lsh-draw" makes ``n_samples`` draws per example (a random
+        table's bucket, one member uniformly; weight ``|bucket| / (n P_l)``,
+        ``P_l`` over the ``l`` tables probed); "mips-gumbel" keeps the
+        ``n_top`` best-scoring classes of the "lsh" union at weight 1 and
+        adds ``n_samples`` uniform draws from the other classes (weight
+        ``(C - 1 - n_top) / n``).
     n_components : int >= 1 or None, default=None
         None: the full log-linear model, ``s_j = coef_[j] . x + b_j``.
         An int: the low-rank model ``s_j = class_embedding_[j] . (x @
@@ -122,10 +129,26 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         Bits per hash table (K). None: ``ceil(log2(n_classes)) - 4``.
     n_tables : int >= 1, default=16
         Number of hash tables (L).
+    table_design : {"independent", "pairs", "scan"}, default="independent"
+        Layout of the hash tables, as in :class:`LSHIndex`: L independent
+        tables of ``n_bits`` bits; ``"pairs"`` (``n_tables = m (m - 1) / 2``
+        tables from ``m`` groups of ``n_bits / 2`` bits, so hashing costs
+        ``m n_bits / 2`` projections; ``n_bits=None`` is rounded up to an
+        even number); or ``"scan"`` (the classes within Hamming distance
+        ``probe_radius`` of the query's ``n_bits``-bit code in some table,
+        found by comparing all C codes: linear integer work in C, fewer
+        projections). Inclusion probabilities are exact for all three.
+    probe_radius : int >= 0, default=0
+        Hamming radius of the retrieval: 0 or 1 (multi-probe) for the
+        bucket designs, up to ``n_bits`` for ``"scan"``.
     n_samples : int >= 1 or None, default=None
-        Negatives per example for ``estimator="uniform"``, and for the
-        "lsh" examples whose LSH sample is empty (see ``n_empty_samples_``).
-        None: 1% of the classes (at least 1).
+        Negatives per example for ``estimator="uniform"``, draws per example
+        for "lsh-draw", the uniform tail of "mips-gumbel", and the negatives
+        of the "lsh" and "lsh-draw" examples whose sample is empty (see
+        ``n_empty_samples_``). None: 1% of the classes (at least 1).
+    n_top : int >= 1, default=10
+        Classes of the LSH union kept exactly by ``estimator="mips-gumbel"``
+        (ignored otherwise).
     rebuild_interval : int >= 1 or None, default=None
         Rebuild the tables (fresh projections, current weights) after every
         ``rebuild_interval`` updates. None: after every 10 updates for the
@@ -215,6 +238,14 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
     mean_classes_scored_ : float
         Classes whose score a training step computed per example, averaged
         over the updates so far (true class included; C for "exact").
+    inner_products_per_example_ : float
+        All the d-dimensional inner products (d = n_features, or
+        n_components in the low-rank mode) that training computed per
+        example, averaged over the updates so far: the scores of the step
+        (as in ``mean_classes_scored_``), plus hashing the queries, plus the
+        scores the tables compute for the inclusion probabilities, plus
+        every table build (C x (projections + 1)). C for "exact". The ratio
+        to C is the honest fraction of the exact computation.
     n_bits_ : int
         The n_bits used (resolves None).
 
@@ -254,11 +285,14 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
     """
 
     _parameter_constraints: dict = {
-        "estimator": [StrOptions({"lsh", "exact", "uniform"})],
+        "estimator": [StrOptions({"lsh", "exact", "uniform", "lsh-draw", "mips-gumbel"})],
         "n_components": [Interval(Integral, 1, None, closed="left"), None],
         "n_bits": [Interval(Integral, 1, 63, closed="both"), None],
         "n_tables": [Interval(Integral, 1, None, closed="left")],
+        "table_design": [StrOptions({"independent", "pairs", "scan"})],
+        "probe_radius": [Interval(Integral, 0, 63, closed="both")],
         "n_samples": [Interval(Integral, 1, None, closed="left"), None],
+        "n_top": [Interval(Integral, 1, None, closed="left")],
         "rebuild_interval": [Interval(Integral, 1, None, closed="left"), None],
         "learning_rate": [StrOptions({"adagrad", "constant"})],
         "eta0": [Interval(Real, 0, None, closed="neither")],
@@ -285,7 +319,10 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         n_components=None,
         n_bits=None,
         n_tables=16,
+        table_design="independent",
+        probe_radius=0,
         n_samples=None,
+        n_top=10,
         rebuild_interval=None,
         learning_rate="adagrad",
         eta0=0.1,
@@ -308,7 +345,10 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         self.n_components = n_components
         self.n_bits = n_bits
         self.n_tables = n_tables
+        self.table_design = table_design
+        self.probe_radius = probe_radius
         self.n_samples = n_samples
+        self.n_top = n_top
         self.rebuild_interval = rebuild_interval
         self.learning_rate = learning_rate
         self.eta0 = eta0
@@ -478,7 +518,7 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         "classes_", "n_features_in_", "feature_names_in_", "n_bits_", "_seed", "_predict_index", "_slot",
         "_weights", "intercept_", "_accumulator", "_last_step", "_index", "t_", "n_iter_", "loss_curve_",
         "n_rebuilds_", "n_degenerate_builds_", "n_empty_samples_", "_degenerate_index", "_n_epochs",
-        "_classes_scored", "_examples_seen", "validation_scores_",
+        "_classes_scored", "_inner_products", "_examples_seen", "validation_scores_",
         "embedding_", "_embedding_accumulator", "_embedding_last_step", "_embedding_slot",
     )  # fmt: skip
 
@@ -618,6 +658,9 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         self._last_step = np.zeros(n_classes, dtype=np.int64)
         self._slot = np.full(n_classes, -1, dtype=np.int64)  # workspace of the sampled step (left all -1)
         self.n_bits_ = self.n_bits if self.n_bits is not None else auto_n_bits(n_classes)
+        if self.n_bits is None and self.table_design == "pairs":
+            self.n_bits_ += self.n_bits_ % 2  # two halves per pair table
+        LSHIndex(self.n_bits_, self.n_tables, table_design=self.table_design, probe_radius=self.probe_radius)  # checks
         self.t_ = 0
         self.n_rebuilds_ = 0
         self.n_degenerate_builds_ = 0
@@ -625,6 +668,7 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         self._degenerate_index = False
         self._n_epochs = 0
         self._classes_scored = 0.0
+        self._inner_products = 0.0
         self._examples_seen = 0
         self._index = None
 
@@ -632,6 +676,11 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
     def mean_classes_scored_(self) -> float:
         check_is_fitted(self)
         return self._classes_scored / max(self._examples_seen, 1)
+
+    @property
+    def inner_products_per_example_(self) -> float:
+        check_is_fitted(self)
+        return self._inner_products / max(self._examples_seen, 1)
 
     def _class_weights(self, y_index, allow_balanced):
         if self.class_weight is None:
@@ -765,7 +814,10 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
 
     def _new_index(self, stream):
         seed = int(np.random.default_rng([self._seed, stream]).integers(2**62))
-        return LSHIndex(self.n_bits_, self.n_tables, n_norm_ranges=_LSH_NORM_RANGES, seed=seed)
+        return LSHIndex(
+            self.n_bits_, self.n_tables, n_norm_ranges=_LSH_NORM_RANGES, table_design=self.table_design,
+            probe_radius=self.probe_radius, seed=seed,
+        )
 
     def _build_prediction_index(self):
         # Tables over the final weights for ``predict_topk(retrieval="lsh")``;
@@ -810,30 +862,12 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         n_classes = self.classes_.shape[0]
         if self.estimator == "exact":
             self._classes_scored += n_classes * Xb.shape[0]
+            self._inner_products += n_classes * Xb.shape[0]
             return self._exact_step(Xb, yb, wb, eta0, alpha, adagrad, grad_x)
-        if self.estimator == "lsh":
-            if self._needs_rebuild():
-                self._finish_lazy_updates()
-                if self._index is None:
-                    self._index = self._new_index(3)
-                # _table_vectors() is a fresh array when it appends the intercept.
-                self._index.build(self._table_vectors(), copy=not self.fit_intercept)
-                self.n_rebuilds_ += 1
-                # Tables that cannot tell the classes apart (e.g. all-zero or
-                # identical rows, as after a user sets coef_ to zeros) put
-                # most classes in one bucket: rebuild at every step until
-                # training has separated the rows.
-                self._degenerate_index = bool(2 * self._index.largest_bucket_sizes().min() > n_classes)
-                self.n_degenerate_builds_ += self._degenerate_index
-            Xq = _add_ones_column(Xb) if self.fit_intercept else Xb
-            sample = self._index._query(Xq)
-            cand_indptr, cand_classes = sample.indptr, sample.classes.astype(np.int64)
-            log_weight = -sample.log_probabilities
-            cand_indptr, cand_classes, log_weight = self._negatives_where_empty(
-                yb, cand_indptr, cand_classes, log_weight, stream
-            )
-        else:
+        if self.estimator == "uniform":
             cand_indptr, cand_classes, log_weight = self._uniform_negatives(yb, stream, self._seed)
+        else:
+            cand_indptr, cand_classes, log_weight = self._lsh_candidates(Xb, yb, stream)
         if sp.issparse(Xb):
             x_dense, x_indptr, x_indices, x_data = np.empty((0, 0), Xb.dtype), Xb.indptr, Xb.indices, Xb.data
         else:
@@ -846,13 +880,96 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
             eta0, alpha, adagrad, self._slot, np.empty((0, 0)) if grad_x is None else grad_x,
         )  # fmt: skip
         self._classes_scored += cand_classes.shape[0] + Xb.shape[0]
+        self._inner_products += cand_classes.shape[0] + Xb.shape[0]
         return loss
+
+    def _lsh_candidates(self, Xb, yb, stream):
+        """Candidates and log importance weights of the three LSH estimators
+        ("lsh", "lsh-draw", "mips-gumbel") for the batch; the index's own
+        work (builds, query hashing, the scores behind the inclusion
+        probabilities) is added to ``_inner_products``."""
+        n_classes = self.classes_.shape[0]
+        rebuild = self._needs_rebuild()  # always True while there is no index
+        if self._index is None:
+            self._index = self._new_index(3)
+        index = self._index
+        work_before = index.build_inner_products_ + index.hash_inner_products_ + index.score_inner_products_
+        if rebuild:
+            self._finish_lazy_updates()
+            # _table_vectors() is a fresh array when it appends the intercept.
+            index.build(self._table_vectors(), copy=not self.fit_intercept)
+            self.n_rebuilds_ += 1
+            # Tables that cannot tell the classes apart (e.g. all-zero or
+            # identical rows, as after a user sets coef_ to zeros) put most
+            # classes in one bucket: rebuild at every step until training
+            # has separated the rows.
+            self._degenerate_index = bool(2 * index.largest_bucket_sizes().min() > n_classes)
+            self.n_degenerate_builds_ += self._degenerate_index
+        Xq = _add_ones_column(Xb) if self.fit_intercept else Xb
+        if self.estimator == "lsh-draw":
+            n_draws = self._n_samples()
+            seed = int(np.random.default_rng([self._seed, 5, stream]).integers(2**62))
+            sample = index._draw(Xq, n_draws, index.n_tables, seed, 0)
+            found = sample.classes >= 0
+            indptr = np.concatenate([[0], np.cumsum(found.sum(axis=1))]).astype(np.int64)
+            classes = sample.classes[found].astype(np.int64)
+            log_weight = np.log(sample.bucket_sizes[found]) - sample.log_probabilities[found] - np.log(n_draws)
+            result = self._negatives_where_empty(yb, indptr, classes, log_weight, stream)
+        else:
+            sample = index._query(Xq)
+            indptr, classes = sample.indptr, sample.classes.astype(np.int64)
+            if self.estimator == "lsh":
+                result = self._negatives_where_empty(yb, indptr, classes, -sample.log_probabilities, stream)
+            else:
+                result = self._top_and_uniform_tail(yb, sample, stream)
+        self._inner_products += (
+            index.build_inner_products_ + index.hash_inner_products_ + index.score_inner_products_ - work_before
+        )
+        return result
+
+    def _top_and_uniform_tail(self, yb, sample, stream):
+        """"mips-gumbel" candidates: the ``n_top`` best-scoring classes of
+        the union other than the label (weight 1), then ``n_samples`` uniform
+        draws from the classes that are neither those nor the label (weight
+        ``(C - 1 - n_top_i) / n``), so ``Z_hat`` stays unbiased for the sum
+        over the classes other than the label."""
+        n_classes, n_rows = self.classes_.shape[0], yb.shape[0]
+        scores = np.where(sample.classes == np.repeat(yb, sample.sizes), -np.inf, sample.scores)
+        top = _scoring.top_k_per_segment(scores, sample.indptr, self.n_top) & np.isfinite(scores)
+        row_of = np.repeat(np.arange(n_rows), sample.sizes)
+        top_counts = np.bincount(row_of[top], minlength=n_rows)
+        top_classes = sample.classes[top].astype(np.int64)
+        # Exclude each row's top classes and its label from the tail draws.
+        excluded_ptr = np.concatenate([[0], np.cumsum(top_counts + 1)]).astype(np.int64)
+        excluded = np.empty(excluded_ptr[-1], dtype=np.int64)
+        label_at = excluded_ptr[1:] - 1
+        excluded[label_at] = yb
+        keep = np.ones(excluded.shape[0], dtype=bool)
+        keep[label_at] = False
+        excluded[keep] = top_classes
+        n = self._n_samples()
+        tail = _retrieval.uniform_classes_excluding(excluded_ptr, excluded, n, n_classes, self._seed + 2, stream)
+        tail_found = tail >= 0
+        n_rest = n_classes - 1 - top_counts
+        tail_log_weight = np.log(np.maximum(n_rest, 1) / n)
+        counts = top_counts + tail_found.sum(axis=1)
+        indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        rows = np.concatenate([np.repeat(np.arange(n_rows), top_counts), np.repeat(np.arange(n_rows), tail_found.sum(axis=1))])
+        classes = np.concatenate([top_classes, tail[tail_found].astype(np.int64)])
+        log_weight = np.concatenate([np.zeros(top_classes.shape[0]), np.repeat(tail_log_weight, tail_found.sum(axis=1))])
+        order = np.argsort(rows, kind="stable")
+        self._classes_scored += sample.classes.shape[0] - top_classes.shape[0]  # scored to pick the top
+        return indptr, classes[order], log_weight[order]
+
+    def _n_samples(self):
+        n_classes = self.classes_.shape[0]
+        return self.n_samples if self.n_samples is not None else max(1, int(np.ceil(0.01 * n_classes)))
 
     def _uniform_negatives(self, yb, stream, seed):
         """``n_samples`` (default: 1% of C) classes per example, uniform over
         the classes other than its label, each weighted ``(C - 1) / n``."""
         n_classes = self.classes_.shape[0]
-        n = self.n_samples if self.n_samples is not None else max(1, int(np.ceil(0.01 * n_classes)))
+        n = self._n_samples()
         excluded_ptr = np.arange(yb.shape[0] + 1, dtype=np.int64)
         drawn = _retrieval.uniform_classes_excluding(excluded_ptr, yb.astype(np.int64), n, n_classes, seed, stream)
         indptr = np.arange(0, (yb.shape[0] + 1) * n, n, dtype=np.int64)

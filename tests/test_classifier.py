@@ -20,7 +20,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_lsh import LSHSoftmaxClassifier
 
-ESTIMATORS = ["lsh", "exact", "uniform"]
+ESTIMATORS = ["lsh", "exact", "uniform", "lsh-draw", "mips-gumbel"]
 
 
 def _expected_failed_checks(estimator):
@@ -59,16 +59,23 @@ def _fit(X, y, **params):
 @pytest.mark.parametrize("estimator", ESTIMATORS)
 def test_learns(data, estimator):
     X, y = data
-    clf = _fit(X, y, estimator=estimator)
+    # two draws per example (many of which hit the label) are too noisy for this bar
+    clf = _fit(X, y, estimator=estimator, **({"n_samples": 8} if estimator == "lsh-draw" else {}))
     assert clf.score(X, y) > 0.7
     assert clf.loss_curve_[-1] < clf.loss_curve_[0]
     assert clf.coef_.shape == (6, 12) and clf.intercept_.shape == (6,)
     assert clf.n_iter_ == 8 and clf.t_ == 8 * int(np.ceil(400 / 128))
     if estimator == "exact":
         assert clf.mean_classes_scored_ == 6
+    elif estimator in ("lsh-draw", "mips-gumbel"):  # draws repeat classes: a count of terms, not classes
+        assert 1 < clf.mean_classes_scored_ <= 6 + 8
     else:
         assert 1 < clf.mean_classes_scored_ < 6
-    assert (clf.n_rebuilds_ > 0) == (estimator == "lsh")
+    assert (clf.n_rebuilds_ > 0) == (estimator in ("lsh", "lsh-draw", "mips-gumbel"))
+    if estimator in ("exact", "uniform"):
+        assert clf.inner_products_per_example_ == clf.mean_classes_scored_
+    else:  # hashing, table builds and the scores behind P_j are counted too
+        assert clf.inner_products_per_example_ > clf.mean_classes_scored_
 
 
 @pytest.mark.parametrize("n_components", [None, 4])
@@ -286,3 +293,59 @@ def test_n_jobs_restores_numba_threads(data):
     clf = _fit(X, y, n_jobs=-1, max_iter=1)
     clf.predict_topk(X, k=2)
     assert numba.get_num_threads() == before
+
+
+@pytest.mark.parametrize("estimator", ["lsh", "lsh-draw", "mips-gumbel"])
+def test_step_candidates_estimate_z_without_bias(data, estimator):
+    # Z_hat = f_y + sum_j f_j exp(log_weight_j) over a step's candidates is
+    # unbiased for Z over fresh tables (rebuild_interval=1: every call builds
+    # new projections) and fresh draws; the mean over 600 steps must lie
+    # within 4 standard errors of the exact Z for every example.
+    X, y = data
+    # Few bits and many draws, so that no sample is empty: the uniform
+    # fallback for empty samples (n_empty_samples_) is a documented bias.
+    clf = _fit(X, y, estimator=estimator, n_bits=1, n_tables=4, n_samples=8, n_top=2, rebuild_interval=1)
+    Xb, yb = X[:8], np.searchsorted(clf.classes_, y[:8])
+    n_empty = clf.n_empty_samples_
+    scores = Xb @ clf.coef_.T + clf.intercept_
+    Z = np.exp(scores).sum(axis=1)
+    estimates = []
+    for stream in range(600):
+        indptr, classes, log_weight = clf._lsh_candidates(Xb, yb, stream)
+        row = np.repeat(np.arange(8), np.diff(indptr))
+        not_label = classes != yb[row]
+        terms = np.where(not_label, np.exp(scores[row, classes] + log_weight), 0.0)
+        estimates.append(np.exp(scores[np.arange(8), yb]) + np.bincount(row, terms, minlength=8))
+    estimates = np.array(estimates)
+    se = estimates.std(axis=0, ddof=1) / np.sqrt(estimates.shape[0])
+    assert np.all(np.abs(estimates.mean(axis=0) - Z) < 4 * se + 1e-9 * Z)
+    assert np.all(se > 0)  # the estimate does vary: the test has power
+    assert clf.n_empty_samples_ == n_empty
+
+
+@pytest.mark.parametrize(
+    "design", [{"table_design": "pairs", "n_bits": 2, "n_tables": 6}, {"table_design": "scan", "n_bits": 8, "probe_radius": 2},
+               {"table_design": "independent", "probe_radius": 1}],
+)
+def test_table_designs_learn_and_reach_the_index(data, design):
+    X, y = data
+    clf = _fit(X, y, estimator="lsh", **design)
+    assert clf.score(X, y) > 0.7
+    assert clf._index.table_design == design["table_design"]
+    assert clf._index.probe_radius == design.get("probe_radius", 0)
+    labels, _ = clf.predict_topk(X[:5], k=2, retrieval="lsh")
+    assert labels.shape == (5, 2)
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [({"table_design": "pairs", "n_tables": 16}, "n_tables = m"), ({"probe_radius": 2}, "needs table_design='scan'"),
+     ({"table_design": "scan", "n_bits": 8, "probe_radius": 9}, r"\[0, n_bits=8\]"),
+     ({"table_design": "pairs", "n_bits": 5, "n_tables": 6}, "even n_bits")],
+)
+def test_inconsistent_table_parameters_fail_before_training(data, params, match):
+    X, y = data
+    clf = LSHSoftmaxClassifier(random_state=0, **params)
+    with pytest.raises(ValueError, match=match):
+        clf.fit(X, y)
+    assert not hasattr(clf, "classes_")

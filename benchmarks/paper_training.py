@@ -1,0 +1,218 @@
+"""The paper's training comparison on Penn Treebank (issue 7, item 2).
+
+The next-word model of ``benchmarks/ptb_language_model.py`` (previous 3
+tokens' 64-dim PPMI-SVD vectors, 192 dense features, 10,000 classes) trained
+with each partition-function estimator for the same epochs and the same
+optimiser: "exact", "lsh", "lsh-draw", "uniform" and "mips-gumbel".
+
+Reported per estimator: validation perplexity after every epoch (also drawn
+in ``docs/img/paper_training.png``), final test perplexity (exact Z), wall
+time, and the fraction of the exact computation, with all the work counted:
+``LSHSoftmaxClassifier.inner_products_per_example_`` (the step's scores,
+hashing the queries, the scores behind the inclusion probabilities and every
+table build) divided by C, the exact step's count.
+
+Budgets: "lsh" sets the budget. "uniform" gets as many negatives as "lsh"
+spends inner products per example, all its work counted (so uniform sampling
+is compared at equal total computation, not just equal samples); "lsh-draw"
+as many draws as "lsh" scores classes; "mips-gumbel" the "lsh" tables with
+``n_top`` exact classes and a uniform tail of 1% of C.
+
+Run ``python benchmarks/paper_training.py`` (about 40 minutes on one core
+with the defaults); ``--quick`` for a smoke run; ``--no-write`` leaves the
+docs alone. The exact model is saved (``--model-out``) for
+``benchmarks/paper_partition.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import pickle
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import command_line, machine_description, markdown_table, write_section  # noqa: E402
+
+from sklearn_lsh import LSHSoftmaxClassifier  # noqa: E402
+from sklearn_lsh.datasets import NextWordFeatures, load_ptb  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_MODEL = Path.home() / ".cache" / "sklearn-lsh" / "ptb-exact-model.pkl"
+ESTIMATORS = ("exact", "lsh", "lsh-draw", "uniform", "mips-gumbel")
+
+
+def perplexity(clf, X, y):
+    return float(np.exp(-np.mean(clf._log_proba_of(X, np.searchsorted(clf.classes_, y)))))
+
+
+def load_features(data, seed, max_train):
+    splits = load_ptb(data)
+    features = NextWordFeatures(context_size=3, n_components=64, random_state=seed).fit(splits["train"])
+    out = {name: features.transform(splits[name]) for name in ("train", "valid", "test")}
+    if max_train:
+        out["train"] = tuple(a[:max_train] for a in out["train"])
+    return out, np.arange(features.vocabulary_.shape[0]), features
+
+
+def train(name, data, classes, args, **params):
+    X, y = data["train"]
+    clf = LSHSoftmaxClassifier(
+        name, eta0=args.eta0, alpha=args.alpha, batch_size=args.batch_size, n_bits=args.n_bits,
+        n_tables=args.n_tables, table_design=args.table_design, probe_radius=args.probe_radius,
+        rebuild_interval=args.rebuild_interval, random_state=args.seed, shuffle=True,
+        n_jobs=args.n_jobs, **params,
+    )  # fmt: skip
+    seconds, valid = [], []
+    for _ in range(args.epochs):
+        start = time.perf_counter()
+        clf.partial_fit(X, y, classes=classes)
+        seconds.append(time.perf_counter() - start)
+        valid.append(perplexity(clf, *data["valid"]))
+        print(f"  {name}: epoch {clf.n_iter_} {seconds[-1]:.1f} s, valid ppl {valid[-1]:.1f}, "
+              f"classes/example {clf.mean_classes_scored_:.1f}, IPs/example {clf.inner_products_per_example_:.1f}",
+              flush=True)  # fmt: skip
+    return clf, seconds, valid
+
+
+def plot(results, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, r in results.items():
+        epochs = np.arange(1, len(r["valid"]) + 1)
+        ax.plot(epochs, r["valid"], marker="o", label=f"{name} ({100 * r['fraction']:.1f}% of exact work)")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("validation perplexity")
+    ax.set_yscale("log")
+    ax.set_xticks(np.arange(1, max(len(r["valid"]) for r in results.values()) + 1))
+    ax.set_title("PTB next-word model, 10,000 classes")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "ptb"))
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--eta0", type=float, default=0.1)
+    parser.add_argument("--alpha", type=float, default=1e-6)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--n-bits", type=int, default=8)
+    parser.add_argument("--n-tables", type=int, default=16)
+    parser.add_argument("--table-design", default="independent", choices=["independent", "pairs", "scan"])
+    parser.add_argument("--probe-radius", type=int, default=0)
+    parser.add_argument("--rebuild-interval", type=int, default=300)
+    parser.add_argument("--n-top", type=int, default=10)
+    parser.add_argument("--n-jobs", type=int, default=1, help="numba threads per model (default: one core)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-train", type=int, default=None, help="use the first N training positions")
+    parser.add_argument("--estimators", default=",".join(ESTIMATORS))
+    parser.add_argument("--model-out", default=str(DEFAULT_MODEL), help="where the exact model is saved")
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.max_train, args.epochs = 50_000, 1
+
+    start = time.perf_counter()
+    data, classes, _ = load_features(args.data, args.seed, args.max_train)
+    print(f"features: {data['train'][0].shape} train, {time.perf_counter() - start:.1f} s", flush=True)
+    n_classes = classes.shape[0]
+
+    results, lsh = {}, None
+    names = args.estimators.split(",")
+    for name in sorted(names, key=lambda n: n not in ("exact", "lsh")):  # "lsh" sets the budgets
+        params = {}
+        if name == "uniform":
+            params["n_samples"] = max(1, int(round(lsh.inner_products_per_example_ - 1))) if lsh else 100
+        elif name == "lsh-draw":
+            params["n_samples"] = max(1, int(round(lsh.mean_classes_scored_ - 1))) if lsh else 100
+        elif name == "mips-gumbel":
+            params.update(n_top=args.n_top, n_samples=max(1, n_classes // 100))
+        clf, seconds, valid = train(name, data, classes, args, **params)
+        if name == "lsh":
+            lsh = clf
+        if name == "exact" and not args.quick:
+            path = Path(args.model_out)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "wb") as f:
+                pickle.dump(clf, f)
+            print(f"exact model saved to {path}", flush=True)
+        results[name] = {
+            "valid": valid,
+            "test": perplexity(clf, *data["test"]),
+            "epoch_s": float(np.mean(seconds)),
+            "scored": clf.mean_classes_scored_,
+            "ips": clf.inner_products_per_example_,
+            "fraction": clf.inner_products_per_example_ / n_classes,
+            "rebuilds": clf.n_rebuilds_,
+            "empty": clf.n_empty_samples_,
+            "params": params,
+        }
+        print(f"{name}: {results[name]}", flush=True)
+    results = {n: results[n] for n in ESTIMATORS if n in results}
+
+    figure = ROOT / "docs" / "img" / "paper_training.png"
+    if not args.no_write and not args.quick:
+        plot(results, figure)
+    rows = [
+        [name, " / ".join(f"{v:.1f}" for v in r["valid"]), f"{r['test']:.1f}", f"{r['epoch_s']:.1f}",
+         f"{r['scored']:.0f}", f"{r['ips']:.0f}", f"{100 * r['fraction']:.2f}%", str(r["rebuilds"]), str(r["empty"]),
+         ", ".join(f"{k}={v}" for k, v in r["params"].items()) or "-"]
+        for name, r in results.items()
+    ]  # fmt: skip
+    X_train = data["train"][0]
+    lines = [
+        "## Training with each estimator on Penn Treebank (issue 7)",
+        "",
+        f"Command: `{command_line()}`  ",
+        f"Machine: {machine_description()}",
+        "",
+        f"Data: PTB, {X_train.shape[0]:,} training positions, {data['valid'][0].shape[0]:,} validation, "
+        f"{data['test'][0].shape[0]:,} test; features as in the issue-3 PTB section (192 float32 columns). "
+        f"`LSHSoftmaxClassifier(estimator, eta0={args.eta0}, alpha={args.alpha}, batch_size={args.batch_size}, "
+        f"n_bits={args.n_bits}, n_tables={args.n_tables}, table_design={args.table_design!r}, "
+        f"probe_radius={args.probe_radius}, rebuild_interval={args.rebuild_interval}, "
+        f"random_state={args.seed}, n_jobs={args.n_jobs})`, {args.epochs} epochs each, row-wise AdaGrad. "
+        "Perplexity uses the exact softmax.",
+        "",
+        "Work = d-dimensional inner products per training example, everything counted "
+        "(`inner_products_per_example_`): the step's scores, hashing the query (n_bits x n_tables "
+        "projections), the scores of the retrieved classes against the hashed vectors (for P_j), and every "
+        "table build (C x (n_bits x n_tables + 1)), divided by C for the fraction of the exact step's scores. "
+        "\"uniform\" gets as many negatives as \"lsh\" spends inner products (equal total work); \"lsh-draw\" as "
+        "many draws as \"lsh\" scores classes.",
+        "",
+        markdown_table(
+            ["estimator", "valid ppl per epoch", "test ppl", "s/epoch", "classes scored/example",
+             "inner products/example", "fraction of exact work", "table builds", "empty samples", "settings"],
+            rows,
+        ),  # fmt: skip
+        "",
+        "![validation perplexity per epoch](img/paper_training.png)",
+    ]
+    if "exact" in results:
+        exact = results["exact"]["test"]
+        lines += ["", markdown_table(
+            ["estimator", "test ppl / exact", "fraction of exact work"],
+            [[n, f"{r['test'] / exact:.3f}", f"{100 * r['fraction']:.2f}%"] for n, r in results.items()],
+        )]  # fmt: skip
+    body = "\n".join(lines)
+    print(body)
+    if not args.no_write and not args.quick:
+        write_section("paper_training", body)
+
+
+if __name__ == "__main__":
+    main()
