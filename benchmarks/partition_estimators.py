@@ -109,6 +109,29 @@ def calibrate(W, X, exact, method, budget, seed):
     return sorted(results, key=lambda r: r["mae_log_z"])
 
 
+def compare_at_budget(W, X, X_cal, exact, exact_cal, budget, seed, ablations=ABLATIONS):
+    """Every method at one budget: "uniform" and "gumbel" with ``budget``
+    draws, the LSH methods at their best setting on the calibration queries,
+    and for "lsh" also the best setting within each restriction of
+    ``ablations``. Returns ``{row name: run result}`` on the queries ``X``."""
+    results = {
+        "uniform": run(W, X, "uniform", exact, seed + 1, n_samples=budget),
+        "gumbel": run(W, X, "gumbel", exact, seed + 1, n_samples=budget),
+    }
+    for method in ("lsh", "lsh-draw", "mips-gumbel"):
+        calibrated = calibrate(W, X_cal, exact_cal, method, budget, seed + 2)
+        if not calibrated:
+            print(f"{method}: no setting fits a budget of {budget}", file=sys.stderr)
+            continue
+        results[method] = run(W, X, method, exact, seed + 1, **calibrated[0]["options"])
+        if method == "lsh":
+            for label, allowed in ablations.items():
+                best = next((r for r in calibrated if allowed(r["options"])), None)
+                if best is not None:
+                    results[label] = run(W, X, method, exact, seed + 1, **best["options"])
+    return results
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n-classes", type=int, default=10_000)
@@ -141,21 +164,7 @@ def main(argv=None):
     rows, bar = [], []
     for frac in (float(f) for f in args.budgets.split(",")):
         budget = int(round(frac * args.n_classes))
-        results = {
-            "uniform": run(W, X, "uniform", exact, args.seed + 1, n_samples=budget),
-            "gumbel": run(W, X, "gumbel", exact, args.seed + 1, n_samples=budget),
-        }
-        for method in ("lsh", "lsh-draw", "mips-gumbel"):
-            calibrated = calibrate(W, X_cal, exact_cal, method, budget, args.seed + 2)
-            if not calibrated:
-                print(f"{method}: no setting fits a budget of {budget}", file=sys.stderr)
-                continue
-            results[method] = run(W, X, method, exact, args.seed + 1, **calibrated[0]["options"])
-            if method == "lsh":
-                for label, allowed in ABLATIONS.items():
-                    best = next((r for r in calibrated if allowed(r["options"])), None)
-                    if best is not None:
-                        results[label] = run(W, X, method, exact, args.seed + 1, **best["options"])
+        results = compare_at_budget(W, X, X_cal, exact, exact_cal, budget, args.seed)
         for method, r in results.items():
             opts = ", ".join(f"{k}={v}" for k, v in r["options"].items())
             rows.append(
