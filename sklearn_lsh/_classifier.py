@@ -950,13 +950,13 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         n = self._n_samples()
         tail = _retrieval.uniform_classes_excluding(excluded_ptr, excluded, n, n_classes, self._seed + 2, stream)
         tail_found = tail >= 0
-        n_rest = n_classes - 1 - top_counts
-        tail_log_weight = np.log(np.maximum(n_rest, 1) / n)
-        counts = top_counts + tail_found.sum(axis=1)
-        indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-        rows = np.concatenate([np.repeat(np.arange(n_rows), top_counts), np.repeat(np.arange(n_rows), tail_found.sum(axis=1))])
-        classes = np.concatenate([top_classes, tail[tail_found].astype(np.int64)])
-        log_weight = np.concatenate([np.zeros(top_classes.shape[0]), np.repeat(tail_log_weight, tail_found.sum(axis=1))])
+        tail_counts = tail_found.sum(axis=1)
+        tail_log_weight = np.log(np.maximum(n_classes - 1 - top_counts, 1) / n)
+        indptr = np.concatenate([[0], np.cumsum(top_counts + tail_counts)]).astype(np.int64)
+        # Top classes first, then the tail draws, regrouped by row (stable).
+        rows = np.repeat(np.tile(np.arange(n_rows), 2), np.concatenate([top_counts, tail_counts]))
+        classes = np.concatenate([top_classes, tail[tail_found]])
+        log_weight = np.concatenate([np.zeros(top_classes.shape[0]), np.repeat(tail_log_weight, tail_counts)])
         order = np.argsort(rows, kind="stable")
         self._classes_scored += sample.classes.shape[0] - top_classes.shape[0]  # scored to pick the top
         return indptr, classes[order], log_weight[order]
