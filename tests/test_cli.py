@@ -13,12 +13,14 @@ def test_partition_command_prints_a_table_of_every_method(capsys):
     out = capsys.readouterr().out
     lines = out.splitlines()
     header = next(i for i, line in enumerate(lines) if line.startswith("method"))
-    body = [line.split() for line in lines[header + 2 : header + 9]]
+    body = [line.split() for line in lines[header + 2 : header + 10]]
     rows = {row[0]: row for row in body}
-    assert [row[0] for row in body] == ["exact", "lsh", "lsh", "lsh-draw", "mips-gumbel", "uniform", "gumbel"]
+    assert [row[0] for row in body] == ["exact", "lsh", "lsh", "lsh", "lsh-draw", "mips-gumbel", "uniform", "gumbel"]
     assert "table_design=pairs" in " ".join(body[2])
+    assert "table_design=scan" in " ".join(body[3])
+    assert 500 < int(body[3][3]) <= 1000  # up to two codes per class compared (a match in the first stops)
     assert float(rows["exact"][1]) == 0.0  # MAE of the exact method
-    assert rows["exact"][2] == "500"  # C inner products
+    assert rows["exact"][2] == "500" and rows["exact"][3] == "0"  # C inner products, nothing scanned
     assert rows["uniform"][2] == "20"
 
 
