@@ -18,9 +18,11 @@ is compared at equal total computation, not just equal samples); "lsh-draw"
 as many draws as "lsh" scores classes; "mips-gumbel" the "lsh" tables with
 ``n_top`` exact classes and a uniform tail of 1% of C.
 
-Run ``python benchmarks/paper_training.py`` (about 40 minutes on one core
-with the defaults); ``--quick`` for a smoke run; ``--no-write`` leaves the
-docs alone. The exact model is saved (``--model-out``) for
+Run ``python benchmarks/paper_training.py``; ``--quick`` for a smoke run;
+``--no-write`` leaves the docs alone. The run in docs/benchmarks.md
+(``--max-train 300000 --epochs 2``, one thread per model, on a shared 2-core
+machine) spent 11.6 minutes in its epochs (the table's s/epoch x 2 epochs x
+5 models); feature building and the perplexity evaluations come on top. The exact model is saved (``--model-out``) for
 ``benchmarks/paper_partition.py``.
 """
 
