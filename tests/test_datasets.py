@@ -70,3 +70,103 @@ def test_load_ptb_from_shared_data():
     assert len(set(splits["train"])) == 10000
     with pytest.raises(FileNotFoundError, match="ptb.train.txt"):
         load_ptb(PTB.parent)
+
+
+# fetch_ptb and load_xc_repo_file (issue 8)
+
+import shutil  # noqa: E402
+
+import scipy.sparse as sp  # noqa: E402
+
+from sklearn_lsh.datasets import _fetch, fetch_ptb, get_data_home, load_xc_repo_file  # noqa: E402
+
+
+def test_fetch_ptb_reads_and_checks_a_local_copy():
+    ptb = fetch_ptb(data_home=PTB, download_if_missing=False)
+    assert (len(ptb.train), len(ptb.valid), len(ptb.test)) == (929_589, 73_760, 82_430)
+    assert ptb.path == PTB
+    # data_home may also be the parent that holds ptb/
+    assert fetch_ptb(data_home=PTB.parent, download_if_missing=False).path == PTB
+
+
+def test_fetch_ptb_downloads_verifies_and_never_keeps_a_bad_file(tmp_path, monkeypatch):
+    # The public source, served from the local copy: the same bytes, over urllib.
+    monkeypatch.setattr(_fetch, "PTB_URL", PTB.as_uri() + "/")
+    monkeypatch.setenv("SKLEARN_LSH_DATA", str(tmp_path / "home"))
+    assert get_data_home() == tmp_path / "home"
+    with pytest.raises(FileNotFoundError, match="download_if_missing=False"):
+        fetch_ptb(download_if_missing=False)
+    ptb = fetch_ptb()
+    assert ptb.path == tmp_path / "home" / "ptb" and len(ptb.valid) == 73_760
+    assert sorted(p.name for p in ptb.path.iterdir()) == ["ptb.test.txt", "ptb.train.txt", "ptb.valid.txt"]
+
+    # A source that serves different bytes: an error, and no file left behind.
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for split in ("train", "valid", "test"):
+        shutil.copy(PTB / f"ptb.{split}.txt", bad / f"ptb.{split}.txt")
+    with open(bad / "ptb.valid.txt", "a") as f:
+        f.write(" extra\n")
+    monkeypatch.setattr(_fetch, "PTB_URL", bad.as_uri() + "/")
+    target = tmp_path / "fresh"
+    with pytest.raises(OSError, match="Checksum mismatch"):
+        fetch_ptb(data_home=target)
+    assert sorted(p.name for p in (target / "ptb").iterdir()) == ["ptb.train.txt"]  # valid failed: not saved
+    # A damaged local copy is refused too.
+    with pytest.raises(ValueError, match="not the expected Penn Treebank file"):
+        fetch_ptb(data_home=bad, download_if_missing=False)
+    # An unreachable source says where to put the files.
+    monkeypatch.setattr(_fetch, "PTB_URL", (tmp_path / "nowhere").as_uri() + "/")
+    with pytest.raises(OSError, match="Could not download ptb.valid.txt"):
+        fetch_ptb(data_home=target)
+    with pytest.raises(TypeError, match="download_if_missing"):
+        fetch_ptb(data_home=target, download_if_missing="no")
+
+
+def _write(path, text):
+    path.write_text(text)
+    return path
+
+
+def test_load_xc_repo_file_multiclass_and_multilabel(tmp_path):
+    text = "3 5 4\n2 0:1.5 3:0.5\n0 4:2\n3 1:1\n"
+    X, y = load_xc_repo_file(_write(tmp_path / "a.txt", text))
+    assert X.format == "csr" and X.dtype == np.float32 and X.shape == (3, 5)
+    np.testing.assert_array_equal(X.toarray(), [[1.5, 0, 0, 0.5, 0], [0, 0, 0, 0, 2], [0, 1, 0, 0, 0]])
+    assert y.dtype == np.int64 and y.tolist() == [2, 0, 3]
+    X, Y = load_xc_repo_file(_write(tmp_path / "b.txt", "3 5 4\n0,2 0:1\n 1:2\n3 4:1.5\n"), multilabel=True)
+    assert sp.issparse(Y) and Y.shape == (3, 4)
+    np.testing.assert_array_equal(Y.toarray(), [[1, 0, 1, 0], [0, 0, 0, 0], [0, 0, 0, 1]])
+
+
+def test_load_xc_repo_file_matches_the_sector_libsvm_file(tmp_path):
+    from sklearn.datasets import load_svmlight_file
+
+    src = PTB.parent / "sector-partial" / "sector.test"
+    X_ref, y_ref = load_svmlight_file(str(src), zero_based=False)
+    lines = src.read_text().splitlines()
+    body = []
+    for line in lines:  # 1-based libsvm -> 0-based repository format
+        label, *feats = line.split()
+        body.append(" ".join([str(int(label)), *(f"{int(f.split(':')[0]) - 1}:{f.split(':')[1]}" for f in feats)]))
+    path = _write(tmp_path / "sector.txt", f"{len(body)} {X_ref.shape[1]} 106\n" + "\n".join(body) + "\n")
+    X, y = load_xc_repo_file(path, dtype=np.float64)
+    assert (X != X_ref).nnz == 0
+    np.testing.assert_array_equal(y, y_ref.astype(np.int64))
+
+
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        ("2 3\n0 0:1\n", "header"),
+        ("1 3 2\n0 0:1\n1 1:1\n", "declares 1 samples"),
+        ("2 3 2\n0 0:1\n5 1:1\n", r"labels must be integers in \[0, 2\)"),
+        ("2 3 2\n0,1 0:1\n1 1:1\n", "exactly one label"),
+        ("1 3 2\n0 7:1\n", "Malformed"),
+        ("1 3 2\n0 0:abc\n", "Malformed"),
+        ("0 3 2\n", "0 samples"),
+    ],
+)
+def test_load_xc_repo_file_errors(tmp_path, text, match):
+    with pytest.raises(ValueError, match=match):
+        load_xc_repo_file(_write(tmp_path / "x.txt", text))

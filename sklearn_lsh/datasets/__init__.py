@@ -1,6 +1,25 @@
-"""Data sets and generators for extreme multiclass problems."""
+"""Data sets, readers and generators for extreme multiclass problems.
 
+- :func:`make_extreme_classification`, :func:`make_partition_problem`:
+  deterministic generators.
+- :func:`fetch_ptb` (download with a sha256 check, or a local copy) and
+  :func:`load_ptb` (a local folder), :class:`NextWordFeatures`: the Penn
+  Treebank next-word problem of Spring & Shrivastava (2017).
+- :func:`load_xc_repo_file`: the Extreme Classification Repository's format.
+"""
+
+from ._fetch import fetch_ptb, get_data_home
 from ._synthetic import make_extreme_classification, make_partition_problem
 from ._text import NextWordFeatures, load_ptb, read_tokens
+from ._xc import load_xc_repo_file
 
-__all__ = ["NextWordFeatures", "load_ptb", "make_extreme_classification", "make_partition_problem", "read_tokens"]
+__all__ = [
+    "NextWordFeatures",
+    "fetch_ptb",
+    "get_data_home",
+    "load_ptb",
+    "load_xc_repo_file",
+    "make_extreme_classification",
+    "make_partition_problem",
+    "read_tokens",
+]
