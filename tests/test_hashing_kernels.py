@@ -114,13 +114,17 @@ def test_sparse_projection_matches_the_python_reference(density):
     assert kernel.any()
 
 
-def test_sparse_projection_csr_codes_match_the_reference_projection():
+@pytest.mark.parametrize("n_jobs", [None, 2])  # the serial kernel, and the parallel one
+def test_sparse_projection_csr_codes_match_the_reference_projection(n_jobs):
+    from sklearn_lsh._parallel import numba_threads
+
     rng = np.random.default_rng(0)
-    X = sp.random(300, 5000, density=0.02, format="csr", random_state=rng, dtype=np.float64)
+    X = sp.random(1300, 5000, density=0.02, format="csr", random_state=rng, dtype=np.float64)
     n_bits, n_tables, seed, density = 20, 3, 99, 0.01
     R = reference.sparse_projection_rows(np.arange(X.shape[1]), n_bits * n_tables, density, seed)
-    codes = _hashing.hash_csr_sparse_projection(X.indptr, X.indices, X.data, n_bits, n_tables,
-                                                n_bits * n_tables, density, seed)  # fmt: skip
+    with numba_threads(n_jobs):
+        codes = _hashing.hash_csr_sparse_projection(X.indptr, X.indices, X.data, n_bits, n_tables,
+                                                    n_bits * n_tables, density, seed)  # fmt: skip
     projected = X @ R
     assert np.abs(projected[projected != 0]).min() > 1e-9
     bits = (projected > 0).reshape(X.shape[0], n_tables, n_bits).astype(np.int64)

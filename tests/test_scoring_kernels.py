@@ -50,10 +50,60 @@ def test_gumbel_max_is_unbiased_for_log_z():
     np.testing.assert_array_less(np.abs(est - logsumexp(scores, axis=1)), 4 * se)
 
 
+@pytest.mark.parametrize("n_jobs", [None, 2])  # the serial kernel, and the parallel one
 @pytest.mark.parametrize("k", [1, 3, 40])
-def test_top_k_rows_matches_stable_argsort(k):
+def test_top_k_rows_matches_stable_argsort(k, n_jobs):
     from sklearn_lsh._kernels._scoring import top_k_rows
+    from sklearn_lsh._parallel import numba_threads
 
     rng = np.random.default_rng(k)
     scores = np.round(rng.standard_normal((30, 40)), 1)  # many ties: lower index first
-    np.testing.assert_array_equal(top_k_rows(scores, k), np.argsort(-scores, axis=1, kind="stable")[:, :k])
+    with numba_threads(n_jobs):
+        got = top_k_rows(scores, k)
+    np.testing.assert_array_equal(got, np.argsort(-scores, axis=1, kind="stable")[:, :k])
+
+
+def test_single_threaded_kernels_are_safe_from_many_python_threads():
+    """Several Python threads (e.g. Dask workers in one process) predicting at
+    once with n_jobs=None must not enter numba's thread pool: under the
+    "workqueue" threading layer, concurrent use of the pool aborts the process."""
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent(
+        """
+        import threading
+        import numpy as np
+        import scipy.sparse as sp
+        from sklearn_lsh import SimHashTransformer
+        from sklearn_lsh._kernels._scoring import top_k_rows
+        from sklearn_lsh._parallel import numba_threads
+
+        scores = np.random.default_rng(0).standard_normal((2000, 300))
+        X = sp.random(2000, 3000, density=0.01, format="csr", random_state=0)
+        hasher = SimHashTransformer(64, density=0.05, random_state=0).fit(X)
+        expected = top_k_rows(scores, 5), hasher.transform(X)
+        errors = []
+
+        def work():
+            try:
+                with numba_threads(None):
+                    for _ in range(20):
+                        assert (top_k_rows(scores, 5) == expected[0]).all()
+                        assert (hasher.transform(X) == expected[1]).all()
+            except Exception as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors, errors
+        print("ok")
+        """
+    )
+    env = {**__import__("os").environ, "NUMBA_THREADING_LAYER": "workqueue", "NUMBA_NUM_THREADS": "2"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]

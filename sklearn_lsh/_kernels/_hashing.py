@@ -186,7 +186,63 @@ def _add_nonempty_projection_row(acc, state, first, value, n_used, log_miss, las
 _ROW_BLOCK = 512
 
 
+@numba.njit(cache=True)
+def _hash_sparse_block(block, indptr, indices, data, n_bits, n_tables, n_used, log_miss, nonempty_from, last_below,
+                       key, max_nnz, codes):  # fmt: skip
+    """Rows ``block * _ROW_BLOCK`` to the block's end, one after the other."""
+    n_rows = indptr.shape[0] - 1
+    n_proj = n_bits * n_tables
+    acc = np.zeros(n_proj, dtype=np.float64)
+    last = np.zeros(n_proj, dtype=np.float64)
+    state = np.zeros(1, dtype=np.uint64)
+    firsts = np.empty(max_nnz, dtype=np.uint64)
+    for i in range(block * _ROW_BLOCK, min(n_rows, (block + 1) * _ROW_BLOCK)):
+        acc[:] = 0.0
+        start = indptr[i]
+        n_nnz = indptr[i + 1] - start
+        for q in range(n_nnz):
+            firsts[q] = mix_pair(key, indices[start + q])
+        for q in range(n_nnz):
+            if (firsts[q] >> np.uint64(11)) >= nonempty_from:
+                value = np.float64(data[start + q])
+                if value != 0.0:
+                    _add_nonempty_projection_row(acc, state, firsts[q], value, n_used, log_miss, last_below)
+        _finish_row(acc, 1.0, 0.0, last, n_bits, n_tables, codes, i)
+
+
+@numba.njit(cache=True)
+def _sparse_hash_setup(indptr, n_used, density, seed):
+    log_miss = np.log1p(-density) if density < 1.0 else -np.inf
+    nonempty_from = _nonempty_from(np.exp(n_used * log_miss))
+    last_below = _last_entry_below(n_used, log_miss)
+    max_nnz = 0
+    for i in range(indptr.shape[0] - 1):
+        max_nnz = max(max_nnz, indptr[i + 1] - indptr[i])
+    return log_miss, nonempty_from, last_below, mix_pair(seed, 0), max_nnz
+
+
 @numba.njit(cache=True, parallel=True)
+def _hash_csr_sparse_projection_parallel(indptr, indices, data, n_bits, n_tables, n_used, density, seed):
+    n_rows = indptr.shape[0] - 1
+    codes = np.empty((n_rows, n_tables), dtype=np.int64)
+    log_miss, nonempty_from, last_below, key, max_nnz = _sparse_hash_setup(indptr, n_used, density, seed)
+    for block in numba.prange((n_rows + _ROW_BLOCK - 1) // _ROW_BLOCK):
+        _hash_sparse_block(block, indptr, indices, data, n_bits, n_tables, n_used, log_miss, nonempty_from,
+                           last_below, key, max_nnz, codes)  # fmt: skip
+    return codes
+
+
+@numba.njit(cache=True)
+def _hash_csr_sparse_projection_serial(indptr, indices, data, n_bits, n_tables, n_used, density, seed):
+    n_rows = indptr.shape[0] - 1
+    codes = np.empty((n_rows, n_tables), dtype=np.int64)
+    log_miss, nonempty_from, last_below, key, max_nnz = _sparse_hash_setup(indptr, n_used, density, seed)
+    for block in range((n_rows + _ROW_BLOCK - 1) // _ROW_BLOCK):
+        _hash_sparse_block(block, indptr, indices, data, n_bits, n_tables, n_used, log_miss, nonempty_from,
+                           last_below, key, max_nnz, codes)  # fmt: skip
+    return codes
+
+
 def hash_csr_sparse_projection(indptr, indices, data, n_bits, n_tables, n_used, density, seed):
     """SimHash codes (n_rows, n_tables) of CSR rows under the on-the-fly sparse
     projection; only the first ``n_used`` of the ``n_bits * n_tables``
@@ -195,39 +251,15 @@ def hash_csr_sparse_projection(indptr, indices, data, n_bits, n_tables, n_used, 
     Each row is done in two passes: the first hashes every feature index
     (a loop the compiler vectorises) and flags those with at least one
     projection entry; the second adds the flagged features' entries.
-    Blocks of rows run in parallel on numba's threads
-    (``numba.set_num_threads``); each row is hashed by one thread in a fixed
+    Blocks of rows run in parallel on numba's threads when the calling
+    thread's ``numba.get_num_threads()`` is above 1, else serially, outside
+    numba's thread pool (safe when several Python threads hash at once, under
+    every threading layer). Each row is hashed by one thread in a fixed
     order, so the codes do not depend on the number of threads.
     """
-    n_rows = indptr.shape[0] - 1
-    n_proj = n_bits * n_tables
-    codes = np.empty((n_rows, n_tables), dtype=np.int64)
-    log_miss = np.log1p(-density) if density < 1.0 else -np.inf
-    nonempty_from = _nonempty_from(np.exp(n_used * log_miss))
-    last_below = _last_entry_below(n_used, log_miss)
-    key = mix_pair(seed, 0)
-    max_nnz = 0
-    for i in range(n_rows):
-        max_nnz = max(max_nnz, indptr[i + 1] - indptr[i])
-    n_blocks = (n_rows + _ROW_BLOCK - 1) // _ROW_BLOCK
-    for block in numba.prange(n_blocks):
-        acc = np.zeros(n_proj, dtype=np.float64)
-        last = np.zeros(n_proj, dtype=np.float64)
-        state = np.zeros(1, dtype=np.uint64)
-        firsts = np.empty(max_nnz, dtype=np.uint64)
-        for i in range(block * _ROW_BLOCK, min(n_rows, (block + 1) * _ROW_BLOCK)):
-            acc[:] = 0.0
-            start = indptr[i]
-            n_nnz = indptr[i + 1] - start
-            for q in range(n_nnz):
-                firsts[q] = mix_pair(key, indices[start + q])
-            for q in range(n_nnz):
-                if (firsts[q] >> np.uint64(11)) >= nonempty_from:
-                    value = np.float64(data[start + q])
-                    if value != 0.0:
-                        _add_nonempty_projection_row(acc, state, firsts[q], value, n_used, log_miss, last_below)
-            _finish_row(acc, 1.0, 0.0, last, n_bits, n_tables, codes, i)
-    return codes
+    if numba.get_num_threads() > 1:
+        return _hash_csr_sparse_projection_parallel(indptr, indices, data, n_bits, n_tables, n_used, density, seed)
+    return _hash_csr_sparse_projection_serial(indptr, indices, data, n_bits, n_tables, n_used, density, seed)
 
 
 @numba.njit(cache=True)

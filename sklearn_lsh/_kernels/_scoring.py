@@ -125,50 +125,77 @@ def _worse(scores_row, a, b):
     return sa < sb or (sa == sb and a > b)
 
 
+@numba.njit(cache=True)
+def _top_k_row(row, k, out_row):
+    """The ``k`` best columns of one row into ``out_row``, best first.
+
+    A size-``k`` min-heap: O(n_columns log k).
+    """
+    n_cols = row.shape[0]
+    heap = np.empty(k, dtype=np.int64)
+    for c in range(n_cols):
+        if c < k:
+            heap[c] = c
+            child = c
+            while child > 0:  # sift up: the worst column sits at the root
+                parent = (child - 1) >> 1
+                if _worse(row, heap[child], heap[parent]):
+                    heap[child], heap[parent] = heap[parent], heap[child]
+                    child = parent
+                else:
+                    break
+        elif _worse(row, heap[0], c):
+            heap[0] = c
+            parent = 0
+            while True:  # sift down
+                left = 2 * parent + 1
+                if left >= k:
+                    break
+                worst = left
+                if left + 1 < k and _worse(row, heap[left + 1], heap[left]):
+                    worst = left + 1
+                if _worse(row, heap[worst], heap[parent]):
+                    heap[worst], heap[parent] = heap[parent], heap[worst]
+                    parent = worst
+                else:
+                    break
+    # Heap to best-first order (k is small): selection by repeated scans.
+    for r in range(k):
+        best = r
+        for q in range(r + 1, k):
+            if _worse(row, heap[best], heap[q]):
+                best = q
+        heap[r], heap[best] = heap[best], heap[r]
+        out_row[r] = heap[r]
+
+
 @numba.njit(cache=True, parallel=True)
+def _top_k_rows_parallel(scores, k):
+    out = np.empty((scores.shape[0], k), dtype=np.int64)
+    for i in numba.prange(scores.shape[0]):
+        _top_k_row(scores[i], k, out[i])
+    return out
+
+
+@numba.njit(cache=True)
+def _top_k_rows_serial(scores, k):
+    out = np.empty((scores.shape[0], k), dtype=np.int64)
+    for i in range(scores.shape[0]):
+        _top_k_row(scores[i], k, out[i])
+    return out
+
+
 def top_k_rows(scores, k):
     """Column indices of the ``k`` largest entries of each row, best first
-    (ties broken by the lower index), in parallel over rows (numba threads).
+    (ties broken by the lower index).
 
-    A size-``k`` min-heap per row: O(n_columns log k) per row.
+    Rows run in parallel on numba's threads when the calling thread's
+    ``numba.get_num_threads()`` is above 1; with one thread the serial kernel
+    runs, which never enters numba's thread pool, so callers on several
+    Python threads at once (e.g. Dask workers in one process) are safe under
+    every threading layer (the "workqueue" layer aborts the process on
+    concurrent use of the pool).
     """
-    n_rows, n_cols = scores.shape
-    out = np.empty((n_rows, k), dtype=np.int64)
-    for i in numba.prange(n_rows):
-        row = scores[i]
-        heap = np.empty(k, dtype=np.int64)
-        for c in range(n_cols):
-            if c < k:
-                heap[c] = c
-                child = c
-                while child > 0:  # sift up: the worst column sits at the root
-                    parent = (child - 1) >> 1
-                    if _worse(row, heap[child], heap[parent]):
-                        heap[child], heap[parent] = heap[parent], heap[child]
-                        child = parent
-                    else:
-                        break
-            elif _worse(row, heap[0], c):
-                heap[0] = c
-                parent = 0
-                while True:  # sift down
-                    left = 2 * parent + 1
-                    if left >= k:
-                        break
-                    worst = left
-                    if left + 1 < k and _worse(row, heap[left + 1], heap[left]):
-                        worst = left + 1
-                    if _worse(row, heap[worst], heap[parent]):
-                        heap[worst], heap[parent] = heap[parent], heap[worst]
-                        parent = worst
-                    else:
-                        break
-        # Heap to best-first order (k is small): selection by repeated scans.
-        for r in range(k):
-            best = r
-            for q in range(r + 1, k):
-                if _worse(row, heap[best], heap[q]):
-                    best = q
-            heap[r], heap[best] = heap[best], heap[r]
-            out[i, r] = heap[r]
-    return out
+    if numba.get_num_threads() > 1:
+        return _top_k_rows_parallel(scores, k)
+    return _top_k_rows_serial(scores, k)
