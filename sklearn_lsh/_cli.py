@@ -426,24 +426,22 @@ def _positive_int(text):
     return value
 
 
-def _positive_float(text):
+def _number(text, minimum, strict, what):
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not np.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
+    if not np.isfinite(value) or value < minimum or (strict and value == minimum):
+        raise argparse.ArgumentTypeError(f"must be a {what} number, got {text!r}")
     return value
+
+
+def _positive_float(text):
+    return _number(text, 0.0, True, "positive")
 
 
 def _nonnegative_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not np.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"must be a non-negative number, got {text!r}")
-    return value
+    return _number(text, 0.0, False, "non-negative")
 
 
 def _add_data_options(p, what):
