@@ -1,7 +1,7 @@
 """
-===================================================
+=====================================================
 SimHash features in a Pipeline, tuned by GridSearchCV
-===================================================
+=====================================================
 
 :class:`~sklearn_lsh.SimHashTransformer` turns wide sparse rows into a few
 hundred sign bits (random hyperplane projections that preserve cosine

@@ -99,7 +99,7 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
     ``Z_hat = f_y + sum_{j in S, j != y} f_j / P_j``, where ``P_j`` is the
     exact probability that class ``j`` is retrieved. A step then reads and
     writes only the true class and the retrieved ones, so training costs
-    O(|S| x nnz) per example instead of O(C x nnz). Predictions are exact by
+    ``O(|S| x nnz)`` per example instead of ``O(C x nnz)``. Predictions are exact by
     default; :meth:`predict_topk` can also retrieve candidates from the
     tables and rescore them exactly (sublinear in C).
 
@@ -211,7 +211,7 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         Low-rank mode only: the class vectors in the embedding space.
     intercept_ : ndarray of shape (n_classes,)
     n_features_in_ : int
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (``n_features_in_``,)
         Only when X has string feature names.
     n_iter_ : int
         Epochs run by the last :meth:`fit` (cumulative over

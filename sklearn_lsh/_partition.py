@@ -171,7 +171,9 @@ def _check_options(method, options):
     prefer_skip_nested_validation=True,
 )
 def estimate_log_partition(W, X, method="lsh", *, random_state=None, return_work=False, **options):
-    """Estimate ``log Z(x) = log sum_j exp(w_j . x)`` for each row x of X.
+    """Estimate the log partition function ``log Z(x)`` for each row x of X.
+
+    ``Z(x) = sum_j exp(w_j . x)`` sums over the rows ``w_j`` of ``W``.
 
     Parameters
     ----------

@@ -186,13 +186,13 @@ class SimHashTransformer(_BaseSimHash):
     Attributes
     ----------
     n_features_in_ : int
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (``n_features_in_``,)
         Only when X has string feature names.
     seed_ : int
         Seed of the projections drawn from ``random_state``.
     density_ : float or None
         Resolved ``density``.
-    projections_ : ndarray of shape (n_features_in_ + 1, n_projections)
+    projections_ : ndarray of shape (``n_features_in_ + 1``, n_projections)
         Gaussian projections (``density=None`` only); the last row and any
         padding columns are 0.
 
@@ -278,7 +278,7 @@ class SimHashBucketEncoder(_BaseSimHash):
     Attributes
     ----------
     n_features_in_ : int
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (``n_features_in_``,)
         Only when X has string feature names.
     seed_ : int
     density_ : float or None

@@ -87,6 +87,17 @@ class NextWordFeatures:
         self.random_state = random_state
 
     def fit(self, tokens) -> "NextWordFeatures":
+        """Learn the vocabulary and the word embeddings from training tokens.
+
+        Parameters
+        ----------
+        tokens : sequence of str
+            Training tokens, ``<eos>`` at sentence ends (e.g. ``fetch_ptb().train``).
+
+        Returns
+        -------
+        self : NextWordFeatures
+        """
         words = np.asarray(tokens)
         if words.ndim != 1 or words.shape[0] <= self.window:
             raise ValueError(
