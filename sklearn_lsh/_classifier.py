@@ -178,6 +178,25 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
     shuffle : bool, default=True
         Shuffle the training data before each epoch.
     fit_intercept : bool, default=True
+    logit_adjustment : float >= 0, default=0.0
+        Long-tail logit adjustment (Menon et al., 2021) with strength
+        ``tau``; 0 disables it. With class priors ``pi_j``:
+        ``logit_adjustment_form="loss"`` trains on the logits
+        ``s_j + tau log pi_j`` (every estimator: the exact softmax, and the
+        terms of the sampled ``Z_hat``) and predicts with ``s_j``;
+        ``"post-hoc"`` trains as usual and predicts with
+        ``s_j - tau log pi_j``. Either way the prediction methods
+        (``decision_function``, ``predict``, ``predict_proba``,
+        ``predict_topk``, ``score``) give the adjusted, prior-balanced
+        answer, which favours rare classes; ``tau=1`` targets the balanced
+        error.
+    logit_adjustment_form : {"loss", "post-hoc"}, default="loss"
+    class_prior : array-like of shape (n_classes,) or None, default=None
+        Priors ``pi_j`` of the logit adjustment, in the order of
+        ``classes_`` (sorted labels); positive, normalised internally. None:
+        from the training labels, ``(n_j + 1) / (n + C)`` (add-one smoothing,
+        so a class without training examples keeps a finite prior), updated
+        by every :meth:`partial_fit` call.
     class_weight : dict, "balanced" or None, default=None
         Multiplies the sample weights per class ("balanced" is not available
         in :meth:`partial_fit`).
@@ -213,6 +232,9 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (``n_features_in_``,)
         Only when X has string feature names.
+    class_count_ : ndarray of shape (n_classes,), float64
+        Training labels per class (unweighted), accumulated over
+        :meth:`partial_fit` calls; the source of the default ``class_prior``.
     n_iter_ : int
         Epochs run by the last :meth:`fit` (cumulative over
         :meth:`partial_fit` calls).
@@ -305,6 +327,9 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "shuffle": ["boolean"],
         "fit_intercept": ["boolean"],
+        "logit_adjustment": [Interval(Real, 0, None, closed="left")],
+        "logit_adjustment_form": [StrOptions({"loss", "post-hoc"})],
+        "class_prior": ["array-like", None],
         "class_weight": [dict, StrOptions({"balanced"}), None],
         "warm_start": ["boolean"],
         "random_state": ["random_state"],
@@ -335,6 +360,9 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         validation_fraction=0.1,
         shuffle=True,
         fit_intercept=True,
+        logit_adjustment=0.0,
+        logit_adjustment_form="loss",
+        class_prior=None,
         class_weight=None,
         warm_start=False,
         random_state=None,
@@ -361,6 +389,9 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         self.validation_fraction = validation_fraction
         self.shuffle = shuffle
         self.fit_intercept = fit_intercept
+        self.logit_adjustment = logit_adjustment
+        self.logit_adjustment_form = logit_adjustment_form
+        self.class_prior = class_prior
         self.class_weight = class_weight
         self.warm_start = warm_start
         self.random_state = random_state
@@ -432,6 +463,8 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         self.loss_curve_ = []
         self.validation_scores_ = [] if self.early_stopping else None
         y_index = np.searchsorted(self.classes_, y)
+        self.class_count_ = np.bincount(y_index, minlength=self.classes_.shape[0]).astype(np.float64)
+        self._check_class_prior()
         weights = sample_weight * self._class_weights(y_index, allow_balanced=True)
         if self.early_stopping:
             X, y_index, weights, X_val, y_val = self._split_validation(X, y_index, weights)
@@ -506,6 +539,11 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
                 self.n_iter_ = 0
                 self.loss_curve_ = []
                 self.validation_scores_ = None
+                self.class_count_ = np.zeros(known.shape[0], dtype=np.float64)
+            elif "class_count_" not in self.__dict__:  # a model fitted before class_count_ existed
+                self.class_count_ = np.zeros(known.shape[0], dtype=np.float64)
+            self.class_count_ += np.bincount(y_index, minlength=known.shape[0])
+            self._check_class_prior()
             weights = sample_weight * self._class_weights(y_index, allow_balanced=False)
             self._epochs(X, y_index, weights, 1, None, None, monitor=False)
         except BaseException:
@@ -519,7 +557,7 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         "_weights", "intercept_", "_accumulator", "_last_step", "_index", "t_", "n_iter_", "loss_curve_",
         "n_rebuilds_", "n_degenerate_builds_", "n_empty_samples_", "_degenerate_index", "_n_epochs",
         "_classes_scored", "_inner_products", "_examples_seen", "validation_scores_",
-        "embedding_", "_embedding_accumulator", "_embedding_last_step", "_embedding_slot",
+        "embedding_", "_embedding_accumulator", "_embedding_last_step", "_embedding_slot", "class_count_",
     )  # fmt: skip
 
     def _has_model(self):
@@ -698,6 +736,41 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
             per_class[position] = weight
         return per_class[y_index]
 
+    def _check_class_prior(self):
+        if self.class_prior is None:
+            return
+        prior = np.asarray(self.class_prior, dtype=np.float64)
+        n_classes = self.classes_.shape[0]
+        if prior.shape != (n_classes,):
+            raise ValueError(
+                f"class_prior must have one entry per class, in the order of classes_ (shape ({n_classes},)); "
+                f"got shape {prior.shape}."
+            )
+        if not (np.isfinite(prior).all() and (prior > 0).all()):
+            raise ValueError("class_prior must hold positive finite values.")
+
+    def _log_prior(self):
+        """``log pi_j`` of the logit adjustment, normalised."""
+        if self.class_prior is not None:
+            prior = np.asarray(self.class_prior, dtype=np.float64)
+        else:
+            prior = self.class_count_ + 1.0
+        return np.log(prior) - np.log(prior.sum())
+
+    def _logit_offset(self, when):
+        """Per-class offsets added to the scores in training (``when="train"``)
+        or prediction (``"predict"``), or None when there are none."""
+        if self.logit_adjustment == 0:
+            return None
+        form = self.logit_adjustment_form
+        if when == "train" and form == "loss":
+            return self.logit_adjustment * self._log_prior()
+        if when == "predict" and form == "post-hoc":
+            if "class_count_" not in self.__dict__ and self.class_prior is None:
+                raise AttributeError("This model has no class_count_ (fitted by an older version): refit it.")
+            return -self.logit_adjustment * self._log_prior()
+        return None
+
     def _split_validation(self, X, y_index, weights):
         seed = np.random.default_rng([self._seed, 1]).integers(2**31)
         counts = np.bincount(y_index)
@@ -868,6 +941,14 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
             cand_indptr, cand_classes, log_weight = self._uniform_negatives(yb, stream, self._seed)
         else:
             cand_indptr, cand_classes, log_weight = self._lsh_candidates(Xb, yb, stream)
+        offset = self._logit_offset("train")
+        if offset is not None:
+            # Logit adjustment, loss form: the loss log Z_hat' - (s_y + o_y)
+            # with Z_hat' = exp(s_y + o_y) + sum_j exp(s_j + o_j) / P_j equals
+            # the kernel's loss once every candidate's log weight is shifted
+            # by o_j - o_y (divide Z_hat' by exp(o_y)); its gradients too.
+            row_label = np.repeat(yb, np.diff(cand_indptr))
+            log_weight = log_weight + (offset[cand_classes] - offset[row_label])
         if sp.issparse(Xb):
             x_dense, x_indptr, x_indices, x_data = np.empty((0, 0), Xb.dtype), Xb.indptr, Xb.indices, Xb.data
         else:
@@ -1002,6 +1083,9 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         scores = np.asarray(safe_sparse_dot(Xb, self._weights.T))
         if self.fit_intercept:
             scores += self.intercept_
+        offset = self._logit_offset("train")
+        if offset is not None:
+            scores += offset.astype(scores.dtype)
         log_z = logsumexp(scores, axis=1)
         rows = np.arange(Xb.shape[0])
         loss = float(np.dot(wb, log_z - scores[rows, yb]))
@@ -1038,10 +1122,13 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         """Yield ``(rows, scores)`` chunks bounded by ``working_memory``."""
         n_classes = self.classes_.shape[0]
         chunk = get_chunk_n_rows(row_bytes=2 * n_classes * self._weights.dtype.itemsize, max_n_rows=X.shape[0])
+        offset = self._logit_offset("predict")
         for rows in gen_batches(X.shape[0], chunk):
             scores = np.asarray(safe_sparse_dot(self._hidden(X[rows]), self._weights.T, dense_output=True))
             if self.fit_intercept:
                 scores += self.intercept_
+            if offset is not None:
+                scores += offset.astype(scores.dtype)
             if not np.isfinite(scores).all():
                 raise FloatingPointError(
                     f"Class scores overflow {scores.dtype} (largest |weight| {np.abs(self._weights).max():.3g}): "
@@ -1052,7 +1139,8 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
 
     def decision_function(self, X):
         """Class scores ``s_j = coef_[j] . x + intercept_[j]`` (low-rank mode:
-        ``class_embedding_[j] . (x @ embedding_) + intercept_[j]``).
+        ``class_embedding_[j] . (x @ embedding_) + intercept_[j]``), minus
+        ``logit_adjustment * log pi_j`` with the post-hoc logit adjustment.
 
         Returns
         -------
@@ -1174,6 +1262,9 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         H = self._hidden(X)
         Xq = _add_ones_column(H) if self.fit_intercept else H
         sample = index._query(Xq)
+        offset = self._logit_offset("predict")
+        if offset is not None:  # post-hoc logit adjustment of the retrieved classes' scores
+            sample = sample._replace(scores=sample.scores + offset[sample.classes])
         sizes = np.diff(sample.indptr)
         # Scores relative to each row's largest term, so that the estimate of
         # log Z is near 0 and the probabilities keep their digits (as in

@@ -36,7 +36,9 @@ def _expected_failed_checks(estimator):
 
 @parametrize_with_checks(
     [LSHSoftmaxClassifier(name, random_state=0) for name in ESTIMATORS]
-    + [LSHSoftmaxClassifier(name, n_components=8, random_state=0) for name in ("lsh", "exact")],
+    + [LSHSoftmaxClassifier(name, n_components=8, random_state=0) for name in ("lsh", "exact")]
+    + [LSHSoftmaxClassifier(logit_adjustment=1.0, logit_adjustment_form=form, random_state=0)
+       for form in ("loss", "post-hoc")],  # fmt: skip
     expected_failed_checks=_expected_failed_checks,
 )
 def test_sklearn_compatible(estimator, check):
