@@ -128,3 +128,11 @@ def test_bad_logit_adjustment_parameters(data, params, error, match):
     X, y = data
     with pytest.raises(error, match=match):
         LSHSoftmaxClassifier(max_iter=1, **params).fit(X, y)
+
+
+def test_post_hoc_applies_to_a_trained_model_without_refitting(data):
+    X, y = data
+    trained = _fit(X, y, estimator="exact")
+    before = trained.decision_function(X)
+    trained.set_params(logit_adjustment=0.5, logit_adjustment_form="post-hoc")
+    np.testing.assert_allclose(trained.decision_function(X), before - 0.5 * trained._log_prior(), rtol=1e-6)
