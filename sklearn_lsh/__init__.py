@@ -10,6 +10,8 @@ estimate_log_partition
     log Z by "exact", "lsh", "lsh-draw", "uniform", "gumbel", "mips-gumbel".
 LSHSoftmaxClassifier
     Multinomial classifier trained by SGD with the LSH-estimated softmax.
+TwoComponentSoftmaxClassifier
+    Row x column (LightRNN) factorised softmax, classes re-placed in the grid.
 LSHIndex
     SimHash (K, L) tables over class vectors, union and draw queries.
 log_inclusion_probability
@@ -23,6 +25,7 @@ from ._classifier import LSHSoftmaxClassifier
 from ._index import DrawSample, LSHIndex, UnionSample, log_inclusion_probability
 from ._partition import METHOD_OPTIONS, METHODS, EmptySampleWarning, PartitionWork, estimate_log_partition
 from ._simhash import SimHashBucketEncoder, SimHashTransformer, simhash_cosine
+from ._two_component import TwoComponentSoftmaxClassifier
 
 __version__ = "0.1.0.dev0"
 
@@ -36,6 +39,7 @@ __all__ = [
     "PartitionWork",
     "SimHashBucketEncoder",
     "SimHashTransformer",
+    "TwoComponentSoftmaxClassifier",
     "UnionSample",
     "estimate_log_partition",
     "log_inclusion_probability",
