@@ -23,25 +23,32 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import command_line, machine_description, markdown_table, write_section  # noqa: E402
+from _report import (  # noqa: E402
+    command_line, machine_description, markdown_table, peak_rss_mb, reset_peak_rss, rss_mb, write_section,
+)
 
-from sklearn_lsh import LSHSoftmaxClassifier  # noqa: E402
+from sklearn_lsh import LSHSoftmaxClassifier, TwoComponentSoftmaxClassifier  # noqa: E402
 from sklearn_lsh.datasets import NextWordFeatures, load_ptb  # noqa: E402
+from sklearn_lsh.metrics import perplexity  # noqa: E402
 
 
-def perplexity(clf, X, y):
-    return float(np.exp(-np.mean(clf._log_proba_of(X, np.searchsorted(clf.classes_, y)))))
 
 
 def train(name, X, y, classes, args, **params):
-    clf = LSHSoftmaxClassifier(
-        name, eta0=args.eta0, alpha=args.alpha, batch_size=args.batch_size, n_bits=args.n_bits,
-        n_tables=args.n_tables, random_state=args.seed, shuffle=True, **params,
-    )  # fmt: skip
+    if name == "two-component":
+        clf = TwoComponentSoftmaxClassifier(eta0=args.eta0, alpha=args.alpha, batch_size=args.batch_size,
+                                            random_state=args.seed, shuffle=True)  # fmt: skip
+    else:
+        clf = LSHSoftmaxClassifier(
+            name, eta0=args.eta0, alpha=args.alpha, batch_size=args.batch_size, n_bits=args.n_bits,
+            n_tables=args.n_tables, random_state=args.seed, shuffle=True, **params,
+        )  # fmt: skip
     epochs = []
     for _ in range(args.epochs):
         start = time.perf_counter()
         clf.partial_fit(X, y, classes=classes)
+        if name == "two-component":  # what fit does after every epoch
+            clf.update_placement(X, y)
         epochs.append(time.perf_counter() - start)
         print(f"  {name}: epoch {clf.n_iter_} {epochs[-1]:.1f} s, loss {clf.loss_curve_[-1]:.3f}, "
               f"classes/example {clf.mean_classes_scored_:.1f}", flush=True)
@@ -59,7 +66,7 @@ def main(argv=None):
     parser.add_argument("--n-tables", type=int, default=16)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-train", type=int, default=None, help="use the first N training positions")
-    parser.add_argument("--estimators", default="exact,lsh,uniform")
+    parser.add_argument("--estimators", default="exact,lsh,uniform,two-component")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv)
@@ -84,7 +91,10 @@ def main(argv=None):
         params = {}
         if name == "uniform":
             params["n_samples"] = max(1, int(round(lsh_budget - 1))) if lsh_budget else 100
+        reset_peak_rss()
+        before = rss_mb()
         clf, epochs = train(name, X_train, y_train, classes, args, **params)
+        memory = peak_rss_mb() - before
         if name == "lsh":
             lsh_budget = clf.mean_classes_scored_
         results[name] = {
@@ -92,7 +102,8 @@ def main(argv=None):
             "test": perplexity(clf, X_test, y_test),
             "epoch_s": float(np.mean(epochs)),
             "scored": clf.mean_classes_scored_,
-            "rebuilds": clf.n_rebuilds_,
+            "rebuilds": getattr(clf, "n_rebuilds_", 0),
+            "memory_mb": memory,
             "params": params,
         }
         print(f"{name}: {results[name]}", flush=True)
@@ -100,7 +111,7 @@ def main(argv=None):
     n_classes = classes.shape[0]
     rows = [
         [name, f"{r['valid']:.1f}", f"{r['test']:.1f}", f"{r['epoch_s']:.1f}",
-         f"{r['scored']:.0f} ({100 * r['scored'] / n_classes:.1f}%)", str(r["rebuilds"]),
+         f"{r['scored']:.0f} ({100 * r['scored'] / n_classes:.1f}%)", f"{r['memory_mb']:.0f}", str(r["rebuilds"]),
          ", ".join(f"{k}={v}" for k, v in r["params"].items()) or "-"]
         for name, r in results.items()
     ]  # fmt: skip
@@ -115,10 +126,14 @@ def main(argv=None):
         f"PPMI-SVD vectors (train split only), 192 float32 columns, built in {feature_seconds:.0f} s. "
         f"`LSHSoftmaxClassifier(eta0={args.eta0}, alpha={args.alpha}, batch_size={args.batch_size}, "
         f"n_bits={args.n_bits}, n_tables={args.n_tables}, random_state={args.seed})`, {args.epochs} epochs each "
-        "(row-wise AdaGrad for all three). Perplexity uses the exact softmax.",
+        "(row-wise AdaGrad for all); \"two-component\" is `TwoComponentSoftmaxClassifier(eta0, alpha, "
+        "batch_size, random_state)` with its default re-placement, its \"classes scored\" the row and column "
+        "scores per example. Perplexity uses the exact softmax. \"Training memory\" is the rise of the "
+        "process's peak resident size during training over its size before (features already built).",
         "",
         markdown_table(
-            ["estimator", "valid ppl", "test ppl", "s/epoch", "classes scored/example", "table builds", "settings"],
+            ["estimator", "valid ppl", "test ppl", "s/epoch", "classes scored/example", "training memory (MB)",
+             "table builds", "settings"],
             rows,
         ),
     ]

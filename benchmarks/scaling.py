@@ -41,10 +41,10 @@ from sklearn.random_projection import SparseRandomProjection
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import (  # noqa: E402
-    command_line, machine_description, markdown_table, peak_rss_mb, rss_mb, write_section,
+    command_line, machine_description, markdown_table, peak_rss_mb, reset_peak_rss, rss_mb, write_section,
 )
 
-from sklearn_lsh import LSHSoftmaxClassifier  # noqa: E402
+from sklearn_lsh import LSHSoftmaxClassifier, TwoComponentSoftmaxClassifier  # noqa: E402
 from sklearn_lsh.datasets import make_extreme_classification  # noqa: E402
 from sklearn_lsh.metrics import precision_at_k  # noqa: E402
 
@@ -107,6 +107,8 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--sparse", action="store_true", help="the sparse low-rank comparison (issue 4)")
+    parser.add_argument("--compare", action="store_true",
+                        help="exact, lsh, uniform and the two-component softmax side by side, with memory (issue 9)")
     parser.add_argument("--n-components", type=int, default=64, help="--sparse: embedding / projection width")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -114,6 +116,8 @@ def main(argv=None):
         return sparse_worker(json.loads(args.worker))
     if args.sparse:
         return main_sparse(args)
+    if args.compare:
+        return main_compare(args)
     if args.quick:
         args.sizes, args.n_train, args.n_test, args.epochs = "1000,10000", 20_000, 2_000, 1
 
@@ -158,6 +162,104 @@ def main(argv=None):
     print(body)
     if not args.no_write:
         write_section("scaling", body)
+
+
+# -------------------------------------------------------------------- compare
+COMPARE_MODELS = ("exact", "lsh", "uniform", "two-component")
+
+
+def compare_model(name, n_classes, args, lsh_budget):
+    common = dict(eta0=args.eta0, batch_size=args.batch_size, random_state=args.seed)
+    if name == "two-component":
+        return TwoComponentSoftmaxClassifier(**common)
+    params = dict(common, n_bits=n_bits_for(n_classes), n_tables=args.n_tables)
+    if name == "uniform":  # the sample budget "lsh" spent (classes scored per example, label excluded)
+        params["n_samples"] = max(1, int(round(lsh_budget - 1)))
+    return LSHSoftmaxClassifier(name, **params)
+
+
+def _array_bytes(obj):
+    """Bytes of the NumPy arrays an estimator holds, its LSH indexes' included."""
+    total = 0
+    for value in vars(obj).values():
+        if isinstance(value, np.ndarray):
+            total += value.nbytes
+        elif hasattr(value, "__dict__") and not isinstance(value, type):
+            total += sum(v.nbytes for v in vars(value).values() if isinstance(v, np.ndarray))
+    return total
+
+
+def main_compare(args):
+    """exact, lsh, uniform and two-component on the same dense data, each
+    after a warm-up, with the peak resident memory of its training."""
+    sizes = "10000,100000" if args.sizes == "1000,10000,100000,1000000" else args.sizes
+    if args.quick:
+        sizes, args.n_train, args.n_test, args.epochs = "2000", 10_000, 2_000, 1
+    rows = []
+    for n_classes in (int(s) for s in sizes.split(",")):
+        X_all, y_all = make_extreme_classification(
+            args.n_train + args.n_test, args.n_features, n_classes, noise=1.0, random_state=args.seed
+        )
+        X, y, X_test, y_test = X_all[: args.n_train], y_all[: args.n_train], X_all[args.n_train :], y_all[args.n_train :]
+        del X_all, y_all
+        classes = np.arange(n_classes)
+        lsh_budget = None
+        for name in COMPARE_MODELS:
+            clf = compare_model(name, n_classes, args, lsh_budget)
+            clone(clf).partial_fit(X[:500], y[:500], classes=classes)  # warm-up: numba compilation is not timed
+            reset_peak_rss()
+            before = rss_mb()
+            start = time.perf_counter()
+            for _ in range(args.epochs):
+                clf.partial_fit(X, y, classes=classes)
+                if name == "two-component":  # what fit does after every epoch (timed with the epoch)
+                    clf.update_placement(X, y)
+            epoch_s = (time.perf_counter() - start) / args.epochs
+            peak = peak_rss_mb() - before
+            start = time.perf_counter()
+            top, _ = clf.predict_topk(X_test, k=5)
+            predict_ms = 1e3 * (time.perf_counter() - start) / X_test.shape[0]
+            model_mb = _array_bytes(clf) / 2**20
+            scored = clf.mean_classes_scored_
+            if name == "lsh":
+                lsh_budget = scored
+            r = {"epoch_s": epoch_s, "scored": scored, "top1": float(np.mean(top[:, 0] == y_test)),
+                 "p5": precision_at_k(y_test, top, k=5), "peak_mb": peak, "model_mb": model_mb,
+                 "predict_ms": predict_ms}  # fmt: skip
+            print(f"C={n_classes} {name}: {r}", flush=True)
+            if name == "two-component":
+                settings = f"grid {clf.grid_shape_[0]} x {clf.grid_shape_[1]}"
+            elif name == "lsh":
+                settings = f"n_bits={clf.n_bits_}, n_tables={args.n_tables}"
+            else:
+                settings = f"n_samples={clf.n_samples}" if name == "uniform" else "-"
+            rows.append([f"{n_classes:,}", name, f"{epoch_s:.1f}", f"{scored:.0f}", f"{r['top1']:.3f}",
+                         f"{r['p5']:.3f}", f"{peak:.0f}", f"{model_mb:.0f}", f"{predict_ms:.3f}", settings])
+            del clf
+    body = "\n".join([
+        "## Exact, LSH, uniform and two-component softmax side by side (issue 9)",
+        "",
+        f"Command: `{command_line()}`  ",
+        f"Machine: {machine_description()}",
+        "",
+        f"Data: `make_extreme_classification(n_samples={args.n_train + args.n_test}, n_features={args.n_features}, "
+        f"n_classes=C, random_state={args.seed})` (dense float32, Zipf class frequencies), first {args.n_train:,} rows "
+        f"for training, {args.n_test:,} for testing; {args.epochs} epochs of `partial_fit(X, y, classes=range(C))` "
+        f"each, `eta0={args.eta0}, batch_size={args.batch_size}`, one process. `LSHSoftmaxClassifier` "
+        f"(\"exact\", \"lsh\" with n_bits = ceil(log2 C) - 5 and {args.n_tables} tables, \"uniform\" with as many "
+        "negatives per example as \"lsh\" scored classes besides the label) and `TwoComponentSoftmaxClassifier` "
+        "(default re-placement). \"Classes scored\" is `mean_classes_scored_` (for the two-component model the "
+        "row and column scores per example). \"Training memory\" is the rise of the process's peak resident "
+        "size during the epochs over its size before (model state, optimiser state, tables and temporaries; "
+        "the data were loaded before); \"model arrays\" sums the fitted NumPy arrays. Top-1 and P@5 use exact "
+        "`predict_topk` on the test rows.",
+        "",
+        markdown_table(["C", "model", "s/epoch", "classes scored/example", "top-1", "P@5", "training memory (MB)",
+                        "model arrays (MB)", "predict ms/row", "settings"], rows),
+    ])  # fmt: skip
+    print(body)
+    if not args.no_write:
+        write_section("scaling-compare", body)
 
 
 # --------------------------------------------------------------------- sparse

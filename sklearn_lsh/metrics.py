@@ -336,16 +336,19 @@ def make_topk_scorer(metric: str = "precision", k: int = 5, *, inv_propensity: M
 
 
 def perplexity(estimator, X, y) -> float:
-    """``exp(-mean log p(y | x))`` of a fitted :class:`~sklearn_lsh.LSHSoftmaxClassifier`.
+    """``exp(-mean log p(y | x))`` of a fitted probabilistic classifier.
 
-    Computed from exact probabilities in row chunks bounded by scikit-learn's
-    ``working_memory``, so it never holds an ``(n_samples, n_classes)``
-    matrix. Lower is better (a scorer-style signature; for model selection
-    use ``scoring="neg_log_loss"`` or a top-k scorer).
+    Computed in row chunks bounded by scikit-learn's ``working_memory``, so it
+    never holds an ``(n_samples, n_classes)`` matrix: through the exact
+    chunked scorer of :class:`~sklearn_lsh.LSHSoftmaxClassifier`, or
+    ``predict_log_proba`` on row chunks for any other classifier (e.g.
+    :class:`~sklearn_lsh.TwoComponentSoftmaxClassifier`). Lower is better (a
+    scorer-style signature; for model selection use ``scoring="neg_log_loss"``
+    or a top-k scorer).
 
     Parameters
     ----------
-    estimator : LSHSoftmaxClassifier, fitted
+    estimator : fitted classifier with ``classes_`` and ``predict_log_proba``
     X : {array-like, sparse matrix} of shape (n_samples, n_features)
     y : array-like of shape (n_samples,)
         Labels; every one must be in ``estimator.classes_``.
@@ -365,17 +368,29 @@ def perplexity(estimator, X, y) -> float:
     >>> bool(1.0 < perplexity(clf, X, y) < 2.0)
     True
     """
+    from sklearn.utils import gen_batches
+    from sklearn.utils._chunking import get_chunk_n_rows
+
     check_is_fitted(estimator)
-    if not hasattr(estimator, "_log_proba_of"):
-        raise TypeError(f"perplexity needs an LSHSoftmaxClassifier, got {type(estimator).__name__}.")
-    X = estimator._validate_for_predict(X)
+    if not hasattr(estimator, "predict_log_proba"):
+        raise TypeError(f"perplexity needs a classifier with predict_log_proba, got {type(estimator).__name__}.")
+    if hasattr(estimator, "_validate_for_predict"):
+        X = estimator._validate_for_predict(X)
+    n_rows = X.shape[0]
     y = np.asarray(y)
-    if y.ndim != 1 or y.shape[0] != X.shape[0] or y.shape[0] == 0:
-        raise ValueError(f"y must have shape ({X.shape[0]},) with at least one row, got {y.shape}.")
+    if y.ndim != 1 or y.shape[0] != n_rows or y.shape[0] == 0:
+        raise ValueError(f"y must have shape ({n_rows},) with at least one row, got {y.shape}.")
     classes = estimator.classes_
     index = np.searchsorted(classes, y)
     index[index >= classes.shape[0]] = 0
     unknown = classes[index] != y
     if unknown.any():
         raise ValueError(f"y has labels the model was not trained on: {np.unique(y[unknown])[:5].tolist()!r}.")
-    return float(np.exp(-np.mean(estimator._log_proba_of(X, index))))
+    if hasattr(estimator, "_log_proba_of"):
+        log_p = estimator._log_proba_of(X, index)
+    else:
+        log_p = np.empty(n_rows)
+        chunk = get_chunk_n_rows(row_bytes=16 * classes.shape[0], max_n_rows=n_rows)
+        for rows in gen_batches(n_rows, chunk):
+            log_p[rows] = estimator.predict_log_proba(X[rows])[np.arange(rows.stop - rows.start), index[rows]]
+    return float(np.exp(-np.mean(log_p)))

@@ -133,3 +133,15 @@ def test_perplexity_is_exp_of_the_mean_log_loss(problem):
     assert perplexity(clf, X_test[keep], y_test[keep]) == pytest.approx(expected, rel=1e-4)
     with pytest.raises(ValueError, match="not trained on"):
         perplexity(clf, X_test[:1], np.array([10**9]))
+
+
+def test_perplexity_of_any_probabilistic_classifier(problem):
+    from sklearn.metrics import log_loss
+
+    X, y, X_test, y_test = problem
+    logreg = LogisticRegression(max_iter=300).fit(X, y)
+    keep = np.isin(y_test, logreg.classes_)
+    expected = np.exp(log_loss(y_test[keep], logreg.predict_proba(X_test[keep]), labels=logreg.classes_))
+    assert perplexity(logreg, X_test[keep], y_test[keep]) == pytest.approx(expected, rel=1e-6)
+    with pytest.raises(TypeError, match="predict_log_proba"):
+        perplexity(make_pipeline(StandardScaler()).fit(X), X, y)
