@@ -283,7 +283,8 @@ def _train_command(args) -> int:
     params = {
         "n_bits": args.n_bits, "n_tables": args.n_tables, "eta0": args.eta0, "alpha": args.alpha,
         "batch_size": args.batch_size, "n_components": args.n_components, "random_state": args.seed,
-        "n_jobs": args.n_jobs,
+        "n_jobs": args.n_jobs, "logit_adjustment": args.logit_adjustment,
+        "logit_adjustment_form": args.logit_adjustment_form,
     }  # fmt: skip
     try:
         clf = LSHSoftmaxClassifier(args.estimator, **params)
@@ -504,6 +505,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--n-components", type=_positive_int, default=None,
                        help="low-rank mode: learn a feature embedding of this width (for sparse, wide data; "
                        "default: the full model)")  # fmt: skip
+    train.add_argument("--logit-adjustment", type=_nonnegative_float, default=0.0, metavar="TAU",
+                       help="long-tail logit adjustment strength tau, priors from the training labels "
+                       "(default: 0, off)")
+    train.add_argument("--logit-adjustment-form", choices=("loss", "post-hoc"), default="loss",
+                       help="train on s_j + tau log pi_j ('loss') or predict with s_j - tau log pi_j "
+                       "('post-hoc'; default: loss)")
     train.add_argument("--n-jobs", type=int, default=None, help="numba threads (default: numba's default)")
     train.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     train.add_argument("--force", action="store_true", help="overwrite the output file if it exists")

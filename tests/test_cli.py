@@ -82,6 +82,15 @@ def sector_model(tmp_path_factory):
     return model
 
 
+def test_train_passes_the_logit_adjustment(tmp_path):
+    model = tmp_path / "m.joblib"
+    argv = ["train", str(SECTOR / "sector.heldout"), "-o", str(model), "--epochs", "1", "--logit-adjustment", "0.5",
+            "--logit-adjustment-form", "post-hoc", "--no-progress"]  # fmt: skip
+    assert main(argv) == 0
+    clf = joblib.load(model)
+    assert (clf.logit_adjustment, clf.logit_adjustment_form) == (0.5, "post-hoc")
+
+
 def test_train_saves_the_model_fit_by_partial_fit_blocks(sector_model):
     clf = joblib.load(sector_model)
     assert isinstance(clf, LSHSoftmaxClassifier) and clf.estimator == "lsh" and clf.n_bits_ == 4
