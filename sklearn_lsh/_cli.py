@@ -118,6 +118,8 @@ def read_data_file(path, file_format: str = "auto", *, n_features=None, zero_bas
         hint = ""
         if fmt == "svmlight" and "index 0" in str(exc):
             hint = " Its feature indices start at 0: pass --zero-based."
+        elif fmt == "xc" and "exactly one label" in str(exc):
+            hint = " The command line trains multiclass models, one label per row."
         raise CommandError(f"Cannot read {str(path)!r} as {fmt}: {exc}.{hint}") from exc
     if X.shape[0] == 0:
         raise CommandError(f"{str(path)!r} holds no samples.")

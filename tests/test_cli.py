@@ -181,6 +181,7 @@ def test_xc_and_npz_formats_round_trip(tmp_path, capsys):
         ({"zero.svm": "1 0:1\n2 1:1\n"}, ["train", "{d}/zero.svm", "-o", "{d}/m.joblib"], "pass --zero-based"),
         ({"one.svm": "1 1:1\n1 2:1\n"}, ["train", "{d}/one.svm", "-o", "{d}/m.joblib"], "single class"),
         ({"x.npz": None}, ["train", "{d}/x.npz", "-o", "{d}/m.joblib"], "no array 'y'"),
+        ({"ml.txt": "2 3 2\n0,1 0:1\n1 1:1\n"}, ["train", "{d}/ml.txt", "-o", "{d}/m.joblib"], "one label per row"),
         ({"ok.svm": "1 1:1\n2 2:1\n"}, ["train", "{d}/ok.svm", "-o", "{d}/nofolder/m.joblib"], "No such folder"),
         ({"m.joblib": "not a model"}, ["predict", "{d}/m.joblib", "{d}/m.joblib"], "Cannot load a model"),
         ({}, ["evaluate", "{d}/none.joblib", "{d}/x.svm"], "No such model file"),
