@@ -81,6 +81,40 @@ def _unique_labels(labels, name):
         ) from error
 
 
+def _label_index(y, known):
+    """Positions of the labels ``y`` in the sorted ``known`` classes; a
+    ValueError names the labels that are not among them."""
+    _unique_labels(y, "y")
+    check_classification_targets(y)
+    y_index = np.searchsorted(known, y)
+    y_index[y_index >= known.shape[0]] = 0
+    unknown = known[y_index] != y
+    if unknown.any():
+        raise ValueError(
+            f"y contains labels not in classes: {np.unique(y[unknown])[:10]!r}. Every label must be "
+            "listed in the classes of the first partial_fit call."
+        )
+    return y_index
+
+
+def _sample_class_weights(class_weight, classes, y_index):
+    """Per-sample factors from ``class_weight`` (None, "balanced" over the
+    classes present in ``y_index``, or a dict of label to weight)."""
+    if class_weight is None:
+        return 1.0
+    per_class = np.ones(classes.shape[0])
+    if class_weight == "balanced":
+        present = np.unique(y_index)
+        per_class[present] = compute_class_weight("balanced", classes=present, y=y_index)
+        return per_class[y_index]
+    for label, weight in class_weight.items():
+        position = np.searchsorted(classes, label)
+        if position >= classes.shape[0] or classes[position] != label:
+            raise ValueError(f"class_weight has a label {label!r} that is not in classes_ {classes!r}.")
+        per_class[position] = weight
+    return per_class[y_index]
+
+
 def _add_ones_column(X):
     """``[X, 1]``: queries for tables built over ``[coef_, intercept_]``."""
     ones = np.ones((X.shape[0], 1), dtype=X.dtype)
@@ -465,7 +499,7 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         y_index = np.searchsorted(self.classes_, y)
         self.class_count_ = np.bincount(y_index, minlength=self.classes_.shape[0]).astype(np.float64)
         self._check_class_prior()
-        weights = sample_weight * self._class_weights(y_index, allow_balanced=True)
+        weights = sample_weight * _sample_class_weights(self.class_weight, self.classes_, y_index)
         if self.early_stopping:
             X, y_index, weights, X_val, y_val = self._split_validation(X, y_index, weights)
         else:
@@ -506,21 +540,12 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         X, y = validate_data(
             self, X, y, accept_sparse="csr", dtype=[np.float64, np.float32], order="C", reset=first_call
         )
-        _unique_labels(y, "y")
-        check_classification_targets(y)
+        known = classes if first_call else self.classes_
+        y_index = _label_index(y, known)
         if self.class_weight == "balanced":
             raise ValueError(
                 "class_weight 'balanced' is not supported for partial_fit: it needs the class frequencies "
                 "of the whole data. Pass a dict of weights, or use fit."
-            )
-        known = classes if first_call else self.classes_
-        y_index = np.searchsorted(known, y)
-        y_index[y_index >= known.shape[0]] = 0
-        unknown = known[y_index] != y
-        if unknown.any():
-            raise ValueError(
-                f"y contains labels not in classes: {np.unique(y[unknown])[:10]!r}. Every label must be "
-                "listed in the classes of the first partial_fit call."
             )
         sample_weight = _check_sample_weight(sample_weight, X.shape[0])
         if not first_call and self._fitted_n_components() != self.n_components:
@@ -544,7 +569,7 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
                 self.class_count_ = np.zeros(known.shape[0], dtype=np.float64)
             self.class_count_ += np.bincount(y_index, minlength=known.shape[0])
             self._check_class_prior()
-            weights = sample_weight * self._class_weights(y_index, allow_balanced=False)
+            weights = sample_weight * _sample_class_weights(self.class_weight, known, y_index)
             self._epochs(X, y_index, weights, 1, None, None, monitor=False)
         except BaseException:
             self._restore({} if state is None else state)
@@ -719,22 +744,6 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
     def inner_products_per_example_(self) -> float:
         check_is_fitted(self)
         return self._inner_products / max(self._examples_seen, 1)
-
-    def _class_weights(self, y_index, allow_balanced):
-        if self.class_weight is None:
-            return 1.0
-        if self.class_weight == "balanced":
-            present = np.unique(y_index)
-            per_class = np.ones(self.classes_.shape[0])
-            per_class[present] = compute_class_weight("balanced", classes=present, y=y_index)
-            return per_class[y_index]
-        per_class = np.ones(self.classes_.shape[0])
-        for label, weight in self.class_weight.items():
-            position = np.searchsorted(self.classes_, label)
-            if position >= self.classes_.shape[0] or self.classes_[position] != label:
-                raise ValueError(f"class_weight has a label {label!r} that is not in classes_ {self.classes_!r}.")
-            per_class[position] = weight
-        return per_class[y_index]
 
     def _check_class_prior(self):
         if self.class_prior is None:

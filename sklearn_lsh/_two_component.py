@@ -14,12 +14,13 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state, gen_batches
 from sklearn.utils._chunking import get_chunk_n_rows
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._classifier import _check_dense_output, _check_sample_weight, _unique_labels
+from ._classifier import (
+    _check_dense_output, _check_sample_weight, _label_index, _sample_class_weights, _unique_labels,
+)  # fmt: skip
 from ._index import _row_norms
 from ._kernels import _scoring
 from ._parallel import numba_threads
@@ -270,7 +271,7 @@ class TwoComponentSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         self.n_iter_ = 0
         self.loss_curve_ = []
         y_index = np.searchsorted(self.classes_, y)
-        weights = sample_weight * self._class_weights(y_index)
+        weights = sample_weight * _sample_class_weights(self.class_weight, self.classes_, y_index)
         self._epochs(X, y_index, weights, self.max_iter, self.reassign, monitor=self.tol is not None)
         return self
 
@@ -315,7 +316,7 @@ class TwoComponentSoftmaxClassifier(ClassifierMixin, BaseEstimator):
                              reset=first_call)  # fmt: skip
         if self.class_weight == "balanced":
             raise ValueError("class_weight 'balanced' is not supported for partial_fit: pass a dict, or use fit.")
-        y_index = self._label_index(y, classes if first_call else self.classes_)
+        y_index = _label_index(y, classes if first_call else self.classes_)
         sample_weight = _check_sample_weight(sample_weight, X.shape[0])
         if first_call:
             self._initialize(classes, X.shape[1], X.dtype)
@@ -324,7 +325,7 @@ class TwoComponentSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         else:
             self._check_model()
             X = X.astype(self._coef.dtype, copy=False)
-        weights = sample_weight * self._class_weights(y_index)
+        weights = sample_weight * _sample_class_weights(self.class_weight, self.classes_, y_index)
         self._epochs(X, y_index, weights, 1, None, monitor=False)
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -358,9 +359,9 @@ class TwoComponentSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         self._check_model()
         X, y = validate_data(self, X, y, accept_sparse="csr", dtype=[np.float64, np.float32], order="C", reset=False)
         X = X.astype(self._coef.dtype, copy=False)
-        y_index = self._label_index(y, self.classes_)
+        y_index = _label_index(y, self.classes_)
         weights = _check_sample_weight(sample_weight, X.shape[0])
-        weights = weights * self._class_weights(y_index)
+        weights = weights * _sample_class_weights(self.class_weight, self.classes_, y_index)
         state = self._snapshot()
         try:
             self._replace(X, y_index, weights, method)
@@ -387,18 +388,6 @@ class TwoComponentSoftmaxClassifier(ClassifierMixin, BaseEstimator):
 
     def _has_model(self):
         return "_coef" in self.__dict__
-
-    @staticmethod
-    def _label_index(y, known):
-        _unique_labels(y, "y")
-        check_classification_targets(y)
-        y_index = np.searchsorted(known, y)
-        y_index[y_index >= known.shape[0]] = 0
-        unknown = known[y_index] != y
-        if unknown.any():
-            raise ValueError(f"y contains labels not in classes: {np.unique(y[unknown])[:10]!r}. Every label must "
-                             "be listed in the classes of the first partial_fit call.")  # fmt: skip
-        return y_index
 
     def _initialize(self, classes, n_features, dtype):
         rng = check_random_state(self.random_state)
@@ -465,21 +454,6 @@ class TwoComponentSoftmaxClassifier(ClassifierMixin, BaseEstimator):
     def inner_products_per_example_(self) -> float:
         check_is_fitted(self)
         return self._inner_products / max(self._examples_seen, 1)
-
-    def _class_weights(self, y_index):
-        if self.class_weight is None:
-            return 1.0
-        per_class = np.ones(self.classes_.shape[0])
-        if self.class_weight == "balanced":
-            present = np.unique(y_index)
-            per_class[present] = compute_class_weight("balanced", classes=present, y=y_index)
-            return per_class[y_index]
-        for label, weight in self.class_weight.items():
-            position = np.searchsorted(self.classes_, label)
-            if position >= self.classes_.shape[0] or self.classes_[position] != label:
-                raise ValueError(f"class_weight has a label {label!r} that is not in classes_ {self.classes_!r}.")
-            per_class[position] = weight
-        return per_class[y_index]
 
     def _grid(self):
         """``(row_of, col_of, bias_grid)``: ``bias_grid[r, c]`` is the intercept

@@ -25,18 +25,9 @@ from sklearn_lsh._placement import (
 )
 from sklearn_lsh.datasets import make_extreme_classification
 
+from .test_classifier import _expected_failed_checks  # the same stochastic-SGD reason
+
 TC = TwoComponentSoftmaxClassifier
-
-
-def _expected_failed_checks(estimator):
-    reason = (
-        "stochastic minibatch SGD: a zero-weight or repeated row still takes a slot in the shuffled "
-        "minibatches, so the optimisation path differs (as for scikit-learn's SGDClassifier)"
-    )
-    return {
-        "check_sample_weight_equivalence_on_dense_data": reason,
-        "check_sample_weight_equivalence_on_sparse_data": reason,
-    }
 
 
 @parametrize_with_checks(
