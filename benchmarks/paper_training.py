@@ -3,7 +3,12 @@
 The next-word model of ``benchmarks/ptb_language_model.py`` (previous 3
 tokens' 64-dim PPMI-SVD vectors, 192 dense features, 10,000 classes) trained
 with each partition-function estimator for the same epochs and the same
-optimiser: "exact", "lsh", "lsh-draw", "uniform" and "mips-gumbel".
+optimiser: "exact", "lsh", "lsh-draw", "uniform" and "mips-gumbel", plus
+two rows that use the class prior (the smoothed training frequencies):
+"prior" (``estimator="prior"``, sampled softmax with the unigram proposal)
+and "lsh+prior" (``estimator="lsh"`` with ``n_prior_samples`` draws from the
+prior added to the LSH union, at ``--prior-n-bits``), which separate what
+the tables and what the prior contribute.
 
 Reported per estimator: validation perplexity after every epoch (also drawn
 in ``docs/img/paper_training.png``), final test perplexity (exact Z), wall
@@ -16,7 +21,8 @@ Budgets: "lsh" sets the budget. "uniform" gets as many negatives as "lsh"
 spends inner products per example, all its work counted (so uniform sampling
 is compared at equal total computation, not just equal samples); "lsh-draw"
 as many draws as "lsh" scores classes; "mips-gumbel" the "lsh" tables with
-``n_top`` exact classes and a uniform tail of 1% of C.
+``n_top`` exact classes and a uniform tail of 1% of C; "prior" and
+"lsh+prior" ``--n-prior-samples`` draws from the prior.
 
 Run ``python benchmarks/paper_training.py``; ``--quick`` for a smoke run;
 ``--no-write`` leaves the docs alone. The run in docs/benchmarks.md
@@ -44,7 +50,7 @@ from sklearn_lsh.datasets import NextWordFeatures, load_ptb  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL = Path.home() / ".cache" / "sklearn-lsh" / "ptb-exact-model.pkl"
-ESTIMATORS = ("exact", "lsh", "lsh-draw", "uniform", "mips-gumbel")
+ESTIMATORS = ("exact", "lsh", "lsh+prior", "prior", "lsh-draw", "uniform", "mips-gumbel")
 
 
 def perplexity(clf, X, y):
@@ -62,11 +68,13 @@ def load_features(data, seed, max_train):
 
 def train(name, data, classes, args, **params):
     X, y = data["train"]
+    estimator = "lsh" if name == "lsh+prior" else name
     clf = LSHSoftmaxClassifier(
-        name, eta0=args.eta0, alpha=args.alpha, batch_size=args.batch_size, n_bits=args.n_bits,
+        estimator, eta0=args.eta0, alpha=args.alpha, batch_size=args.batch_size,
+        **{"n_bits": args.n_bits, **params},
         n_tables=args.n_tables, table_design=args.table_design, probe_radius=args.probe_radius,
         rebuild_interval=args.rebuild_interval, random_state=args.seed, shuffle=True,
-        n_jobs=args.n_jobs, **params,
+        n_jobs=args.n_jobs,
     )  # fmt: skip
     seconds, valid = [], []
     for _ in range(args.epochs):
@@ -116,6 +124,8 @@ def main(argv=None):
     parser.add_argument("--probe-radius", type=int, default=0)
     parser.add_argument("--rebuild-interval", type=int, default=300)
     parser.add_argument("--n-top", type=int, default=10)
+    parser.add_argument("--n-prior-samples", type=int, default=100, help='draws from the class prior ("lsh+prior")')
+    parser.add_argument("--prior-n-bits", type=int, default=10, help='n_bits of "lsh+prior" (0: --n-bits)')
     parser.add_argument("--n-jobs", type=int, default=1, help="numba threads per model (default: one core)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-train", type=int, default=None, help="use the first N training positions")
@@ -140,6 +150,12 @@ def main(argv=None):
             params["n_samples"] = max(1, int(round(lsh.inner_products_per_example_ - 1))) if lsh else 100
         elif name == "lsh-draw":
             params["n_samples"] = max(1, int(round(lsh.mean_classes_scored_ - 1))) if lsh else 100
+        elif name == "lsh+prior":
+            params["n_prior_samples"] = args.n_prior_samples
+            if args.prior_n_bits:
+                params["n_bits"] = args.prior_n_bits
+        elif name == "prior":
+            params["n_samples"] = args.n_prior_samples
         elif name == "mips-gumbel":
             params.update(n_top=args.n_top, n_samples=max(1, n_classes // 100))
         clf, seconds, valid = train(name, data, classes, args, **params)
@@ -194,7 +210,11 @@ def main(argv=None):
         "projections), the scores of the retrieved classes against the hashed vectors (for P_j), and every "
         "table build (C x (n_bits x n_tables + 1)), divided by C for the fraction of the exact step's scores. "
         "\"uniform\" gets as many negatives as \"lsh\" spends inner products (equal total work); \"lsh-draw\" as "
-        "many draws as \"lsh\" scores classes.",
+        "many draws as \"lsh\" scores classes. \"prior\" draws classes from the class prior (the smoothed training "
+        "frequencies, i.e. the unigram distribution) and weights each distinct class by 1 / (1 - (1 - q_j)^n); "
+        "\"lsh+prior\" adds those draws to the LSH union (inclusion probability 1 - (1 - P_j)(1 - q_j)^n, the P_j "
+        "of a drawn class scored like the union's). Settings that differ from the common ones are in the last "
+        "column.",
         "",
         markdown_table(
             ["estimator", "valid ppl per epoch", "test ppl", "s/epoch", "classes scored/example",

@@ -139,10 +139,14 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    estimator : {"lsh", "exact", "uniform", "lsh-draw", "mips-gumbel"}, default="lsh"
+    estimator : {"lsh", "exact", "uniform", "prior", "lsh-draw", "mips-gumbel"}, default="lsh"
         How the partition function of a training step is computed. "exact"
         is full-softmax minibatch SGD through BLAS; "uniform" draws
-        ``n_samples`` negatives uniformly (importance weight ``(C - 1) / n``).
+        ``n_samples`` negatives uniformly (importance weight ``(C - 1) / n``);
+        "prior" draws ``n_samples`` classes with replacement from the class
+        prior ``q`` (``class_prior``, or the smoothed training frequencies:
+        the unigram proposal of sampled softmax) and weights each distinct
+        class by ``1 / (1 - (1 - q_j) ** n)`` (Horvitz-Thompson, unbiased).
         The other two use the same hash tables as "lsh" (method.md section
         4): "lsh-draw" makes ``n_samples`` draws per example (a random
         table's bucket, one member uniformly; weight ``|bucket| / (n P_l)``,
@@ -177,12 +181,25 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         bucket designs, up to ``n_bits`` for ``"scan"``.
     n_samples : int >= 1 or None, default=None
         Negatives per example for ``estimator="uniform"``, draws per example
-        for "lsh-draw", the uniform tail of "mips-gumbel", and the negatives
+        for "prior" and "lsh-draw", the uniform tail of "mips-gumbel", and the negatives
         of the "lsh" and "lsh-draw" examples whose sample is empty (see
         ``n_empty_samples_``). None: 1% of the classes (at least 1).
     n_top : int >= 1, default=10
         Classes of the LSH union kept exactly by ``estimator="mips-gumbel"``
         (ignored otherwise).
+    n_prior_samples : int >= 0, default=0
+        ``estimator="lsh"`` only (ignored otherwise): per example, this many
+        draws (with replacement) from the class prior ``pi`` (``class_prior``,
+        or the smoothed training frequencies) are added to the LSH union.
+        Both samples are random, independently, so each class ``j`` is in
+        the combined sample with probability ``1 - (1 - P_j) (1 - pi_j) **
+        n``, and the Horvitz-Thompson weight ``1 / pi_j`` of that
+        probability keeps ``Z_hat`` unbiased. The frequent classes that the
+        tables miss then come in at a moderate weight instead of a rare,
+        large ``1 / P_j``; this helps when the intercepts (class
+        frequencies) carry much of the score, as in language models.
+        0: the LSH union alone (method.md). The drawn classes that were not
+        retrieved are scored too, and counted in ``mean_classes_scored_``.
     rebuild_interval : int >= 1 or None, default=None
         Rebuild the tables (fresh projections, current weights) after every
         ``rebuild_interval`` updates. None: after every 10 updates for the
@@ -341,7 +358,7 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
     """
 
     _parameter_constraints: dict = {
-        "estimator": [StrOptions({"lsh", "exact", "uniform", "lsh-draw", "mips-gumbel"})],
+        "estimator": [StrOptions({"lsh", "exact", "uniform", "prior", "lsh-draw", "mips-gumbel"})],
         "n_components": [Interval(Integral, 1, None, closed="left"), None],
         "n_bits": [Interval(Integral, 1, 63, closed="both"), None],
         "n_tables": [Interval(Integral, 1, None, closed="left")],
@@ -349,6 +366,7 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         "probe_radius": [Interval(Integral, 0, 63, closed="both")],
         "n_samples": [Interval(Integral, 1, None, closed="left"), None],
         "n_top": [Interval(Integral, 1, None, closed="left")],
+        "n_prior_samples": [Interval(Integral, 0, None, closed="left")],
         "rebuild_interval": [Interval(Integral, 1, None, closed="left"), None],
         "learning_rate": [StrOptions({"adagrad", "constant"})],
         "eta0": [Interval(Real, 0, None, closed="neither")],
@@ -382,6 +400,7 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         probe_radius=0,
         n_samples=None,
         n_top=10,
+        n_prior_samples=0,
         rebuild_interval=None,
         learning_rate="adagrad",
         eta0=0.1,
@@ -411,6 +430,7 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         self.probe_radius = probe_radius
         self.n_samples = n_samples
         self.n_top = n_top
+        self.n_prior_samples = n_prior_samples
         self.rebuild_interval = rebuild_interval
         self.learning_rate = learning_rate
         self.eta0 = eta0
@@ -766,6 +786,14 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
             prior = self.class_count_ + 1.0
         return np.log(prior) - np.log(prior.sum())
 
+    def _prior_draw_tables(self):
+        """``(cumulative prior, log1p(-prior))`` for the prior draws of
+        ``estimator="lsh"``, or None when there are none."""
+        if not (self.estimator == "prior" or (self.estimator == "lsh" and self.n_prior_samples)):
+            return None
+        log_prior = self._log_prior()
+        return np.cumsum(np.exp(log_prior - log_prior.max())), np.log1p(-np.exp(log_prior))
+
     def _logit_offset(self, when):
         """Per-class offsets added to the scores in training (``when="train"``)
         or prediction (``"predict"``), or None when there are none."""
@@ -806,6 +834,16 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         # The rows of largest norm, whose scores are checked after every epoch.
         norms = _row_norms(X)
         largest = np.argpartition(norms, n_samples - min(64, n_samples))[n_samples - min(64, n_samples):]
+        # The class prior of the "lsh" prior draws, fixed for this call.
+        self._prior_tables = self._prior_draw_tables()
+        try:
+            self._epoch_loop(X, y_index, weights, n_epochs, X_val, y_val, monitor, largest)
+        finally:
+            del self._prior_tables
+        self._build_prediction_index()
+
+    def _epoch_loop(self, X, y_index, weights, n_epochs, X_val, y_val, monitor, largest):
+        n_samples = X.shape[0]
         best, no_improvement = np.inf, 0
         converged = False
         with _numba_threads(self.n_jobs):
@@ -856,7 +894,6 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
                 f"tol={self.tol}; consider increasing max_iter.",
                 ConvergenceWarning,
             )
-        self._build_prediction_index()
 
     def _diverged(self, what, where):
         raise FloatingPointError(
@@ -948,6 +985,8 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
             return self._exact_step(Xb, yb, wb, eta0, alpha, adagrad, grad_x)
         if self.estimator == "uniform":
             cand_indptr, cand_classes, log_weight = self._uniform_negatives(yb, stream, self._seed)
+        elif self.estimator == "prior":
+            cand_indptr, cand_classes, log_weight = self._prior_negatives(yb.shape[0], stream)
         else:
             cand_indptr, cand_classes, log_weight = self._lsh_candidates(Xb, yb, stream)
         offset = self._logit_offset("train")
@@ -1009,13 +1048,49 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
             sample = index._query(Xq)
             indptr, classes = sample.indptr, sample.classes.astype(np.int64)
             if self.estimator == "lsh":
-                result = self._negatives_where_empty(yb, indptr, classes, -sample.log_probabilities, stream)
+                log_p = sample.log_probabilities
+                if self.n_prior_samples:
+                    indptr, classes, log_p = self._add_prior_draws(index, Xq, sample, stream)
+                result = self._negatives_where_empty(yb, indptr, classes, -log_p, stream)
             else:
                 result = self._top_and_uniform_tail(yb, sample, stream)
         self._inner_products += (
             index.build_inner_products_ + index.hash_inner_products_ + index.score_inner_products_ - work_before
         )
         return result
+
+    def _add_prior_draws(self, index, Xq, sample, stream):
+        """The union plus ``n_prior_samples`` draws from the class prior, with
+        the log inclusion probability of each class in the combined sample,
+        ``log pi_j = log(1 - (1 - P_j) (1 - q_j) ** n)``. Hashing is
+        independent of the draws, so this is exact; ``P_j`` of a drawn class
+        that the tables did not retrieve is scored against the hashed vectors
+        like the union's."""
+        # Set for the duration of a fit / partial_fit call.
+        prior_cdf, log1m_prior = self.__dict__.get("_prior_tables") or self._prior_draw_tables()
+        n = self.n_prior_samples
+        seed = int(np.random.default_rng([self._seed, 6, stream]).integers(2**62))
+        indptr, classes, drawn = _retrieval.add_prior_draws(sample.indptr, sample.classes, prior_cdf, n, seed, 0)
+        log_p = np.empty(classes.shape[0])
+        log_p[~drawn] = sample.log_probabilities
+        drawn_rows = np.repeat(np.arange(indptr.shape[0] - 1), np.diff(indptr))[drawn]
+        drawn_ptr = np.concatenate([[0], np.cumsum(np.bincount(drawn_rows, minlength=indptr.shape[0] - 1))])
+        _, log_p[drawn], _ = index._union_log_probabilities(Xq, drawn_ptr.astype(np.int64), classes[drawn])
+        with np.errstate(divide="ignore"):
+            log_miss = np.log1p(-np.exp(log_p)) + n * log1m_prior[classes]
+        return indptr, classes, np.log(-np.expm1(log_miss))
+
+    def _prior_negatives(self, n_rows, stream):
+        """``n_samples`` (default: 1% of C) draws per example from the class
+        prior; each distinct class weighted ``1 / (1 - (1 - q_j) ** n)``.
+        A draw of the label is kept out of ``Z_hat`` by the step (the label's
+        term has weight 1), which leaves the estimate unbiased."""
+        prior_cdf, log1m_prior = self.__dict__.get("_prior_tables") or self._prior_draw_tables()
+        n = self._n_samples()
+        seed = int(np.random.default_rng([self._seed, 7, stream]).integers(2**62))
+        empty = np.zeros(n_rows + 1, dtype=np.int64)
+        indptr, classes, _ = _retrieval.add_prior_draws(empty, empty[:0], prior_cdf, n, seed, 0)
+        return indptr, classes, -np.log(-np.expm1(n * log1m_prior[classes]))
 
     def _top_and_uniform_tail(self, yb, sample, stream):
         """"mips-gumbel" candidates: the ``n_top`` best-scoring classes of

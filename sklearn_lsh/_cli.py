@@ -495,7 +495,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_data_options(train, "training")
     train.add_argument("-o", "--output", required=True, help="model file to write (e.g. model.joblib)")
-    train.add_argument("--estimator", choices=("lsh", "exact", "uniform", "lsh-draw", "mips-gumbel"), default="lsh",
+    train.add_argument("--estimator", choices=("lsh", "exact", "uniform", "prior", "lsh-draw", "mips-gumbel"), default="lsh",
                        help="partition-function estimator of the training steps (default: lsh)")
     train.add_argument("--epochs", type=_positive_int, default=5, help="passes over the data (default: 5)")
     train.add_argument("--n-bits", type=_positive_int, default=None,

@@ -551,6 +551,16 @@ class LSHIndex:
                 codes, self.members_, self.table_ptr_, self.bucket_keys_, self.bucket_ptr_, self.n_classes,
                 1 + self.probe_radius * self.n_bits,
             )
+        scores, log_p, n_floored = self._union_log_probabilities(X, indptr, classes)
+        self.score_inner_products_ += X.shape[0]  # the query norms
+        self.n_queries_ += X.shape[0]
+        return UnionSample(indptr, classes, scores, log_p, n_scanned, n_floored)
+
+    def _union_log_probabilities(self, X, indptr, classes):
+        """Scores against the hashed vectors and log P_j (floored) of the
+        union form for any (query, class) pairs, retrieved or not: query
+        ``i`` with ``classes[indptr[i]:indptr[i + 1]]``. Returns ``(scores,
+        log_p, n_floored)``; the scores are counted as inner products."""
         scores = self._score_pairs(X, indptr, classes)
         norms = np.repeat(_row_norms(X), np.diff(indptr))
         log_p = log_inclusion_probability(
@@ -558,9 +568,8 @@ class LSHIndex:
         )
         floored = log_p < _LOG_MIN_PROBABILITY
         np.maximum(log_p, _LOG_MIN_PROBABILITY, out=log_p)
-        self.score_inner_products_ += classes.shape[0] + X.shape[0]  # + query norms
-        self.n_queries_ += X.shape[0]
-        return UnionSample(indptr, classes, scores, log_p, n_scanned, int(floored.sum()))
+        self.score_inner_products_ += classes.shape[0]
+        return scores, log_p, int(floored.sum())
 
     def draw(self, X, n_draws: int, *, max_probes: int | None = None, seed=None, stream_offset: int = 0) -> DrawSample:
         """Draw form: per draw, probe random tables until a bucket is non-empty

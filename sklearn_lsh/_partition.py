@@ -15,7 +15,7 @@ from numbers import Integral
 import numpy as np
 import scipy.sparse as sp
 from scipy.special import logsumexp
-from sklearn.utils import check_array, check_random_state, gen_batches
+from sklearn.utils import check_array, check_random_state, column_or_1d, gen_batches
 from sklearn.utils._chunking import get_chunk_n_rows
 from sklearn.utils._param_validation import (
     Interval,
@@ -40,7 +40,15 @@ METHOD_OPTIONS = {
     "exact": {},
     # n_tables keeps the textbook meaning (L independent tables) by default;
     # table_design="pairs" is an explicit opt-in (docs/estimators.md).
-    "lsh": {"n_bits": 10, "n_tables": 12, "n_norm_ranges": 64, "table_design": "independent", "probe_radius": 0},
+    "lsh": {
+        "n_bits": 10,
+        "n_tables": 12,
+        "n_norm_ranges": 64,
+        "table_design": "independent",
+        "probe_radius": 0,
+        "n_prior_samples": 0,
+        "class_prior": None,
+    },
     "lsh-draw": {
         "n_bits": 4,
         "n_tables": 16,
@@ -50,6 +58,7 @@ METHOD_OPTIONS = {
         "max_probes": None,
     },
     "uniform": {"n_samples": 100},
+    "prior": {"n_samples": 100, "class_prior": None},
     "gumbel": {"n_samples": 100},
     "mips-gumbel": {
         "n_bits": 10,
@@ -72,6 +81,8 @@ _OPTION_CONSTRAINTS = {
     "n_samples": [Interval(Integral, 1, None, closed="left")],
     "max_probes": [Interval(Integral, 1, None, closed="left"), None],
     "n_top": [Interval(Integral, 1, None, closed="left")],
+    "n_prior_samples": [Interval(Integral, 0, None, closed="left")],
+    "class_prior": ["array-like", None],
 }
 
 
@@ -182,13 +193,16 @@ def estimate_log_partition(W, X, method="lsh", *, random_state=None, return_work
         float64; finite; at least one class.
     X : {array-like, sparse matrix} of shape (n_queries, n_features)
         Queries, dense or CSR.
-    method : {"lsh", "lsh-draw", "exact", "uniform", "gumbel", "mips-gumbel"}, default="lsh"
+    method : {"lsh", "lsh-draw", "exact", "uniform", "prior", "gumbel", "mips-gumbel"}, default="lsh"
         - ``"exact"``: stable log-sum-exp over all classes (C inner products).
         - ``"lsh"``: union form, Horvitz-Thompson over the deduplicated union
           S of the query's buckets, ``Z = sum_{j in S} exp(s_j) / P_j``.
         - ``"lsh-draw"``: draw form, ``n_samples`` draws of (random table,
           uniform bucket member), ``Z = mean exp(s_j) |B| / P_l``.
         - ``"uniform"``: ``n_samples`` uniform draws, ``Z = C / N sum exp(s_j)``.
+        - ``"prior"``: ``n_samples`` draws with replacement from
+          ``class_prior`` ``q``; each distinct class ``j`` drawn counts
+          ``exp(s_j) / (1 - (1 - q_j) ** n)`` (Horvitz-Thompson).
         - ``"gumbel"``: exact Gumbel-max, mean over ``n_samples`` draws of
           ``max_j (s_j + G_j)`` minus Euler's gamma (C inner products,
           ``C * n_samples`` Gumbel variates).
@@ -216,6 +230,14 @@ def estimate_log_partition(W, X, method="lsh", *, random_state=None, return_work
           or the uniform tail ("mips-gumbel").
         - ``max_probes`` (int or None): tables tried per draw ("lsh-draw").
         - ``n_top`` (int >= 1): classes summed exactly ("mips-gumbel").
+        - ``class_prior`` (array-like of shape (n_classes,), positive, or
+          None for uniform): the proposal of "prior" and of the prior draws
+          of "lsh" (normalised internally).
+        - ``n_prior_samples`` (int >= 0, "lsh"): draws from ``class_prior``
+          added to the union. Class ``j`` is then in the sample with
+          probability ``pi_j = 1 - (1 - P_j) (1 - q_j) ** n``, and the
+          estimate is ``sum exp(s_j) / pi_j`` (``P_j`` of a drawn class that
+          was not retrieved is scored like the union's, one inner product).
 
         Defaults are in ``sklearn_lsh.METHOD_OPTIONS``.
 
@@ -267,6 +289,9 @@ def estimate_log_partition(W, X, method="lsh", *, random_state=None, return_work
         X = np.ascontiguousarray(X)
     W = np.ascontiguousarray(W)
 
+    if params.get("class_prior") is not None or method == "prior" or params.get("n_prior_samples"):
+        params["_prior"] = _prior_tables(params.get("class_prior"), W.shape[0])
+
     rng = check_random_state(random_state)
     index_seed = int(rng.randint(np.iinfo(np.int32).max))
     sample_seed = int(rng.randint(np.iinfo(np.int32).max))
@@ -286,7 +311,7 @@ def estimate_log_partition(W, X, method="lsh", *, random_state=None, return_work
     if method in ("exact", "gumbel"):
         W = W.astype(np.float64, copy=False)
 
-    row_bytes = 8 * max(n_classes, 4 * params.get("n_samples", 1))
+    row_bytes = 8 * max(n_classes, 4 * (params.get("n_samples", 1) + params.get("n_prior_samples", 0)))
     chunk_rows = get_chunk_n_rows(row_bytes=row_bytes)
     log_z = np.empty(n_queries, dtype=np.float64)
     totals = {"score": 0, "sample": 0.0, "empty": 0, "floored": 0, "probes": 0, "scanned": 0}
@@ -360,12 +385,62 @@ def _uniform(W, X, index, params, seed, offset, totals):
     return np.log(n_classes) - np.log(n_samples) + _scoring.segment_logsumexp(scores, indptr)
 
 
+def _prior_tables(class_prior, n_classes):
+    """``(cumulative prior, log1p(-q))`` of a validated class prior (None:
+    uniform)."""
+    if class_prior is None:
+        prior = np.ones(n_classes)
+    else:
+        prior = column_or_1d(check_array(class_prior, ensure_2d=False, dtype=np.float64, input_name="class_prior"))
+        if prior.shape[0] != n_classes:
+            raise ValueError(
+                f"class_prior has {prior.shape[0]} entries, but W has {n_classes} classes (rows); they must match."
+            )
+        if not (prior > 0).all():
+            raise ValueError("class_prior must hold positive values: a class that cannot be drawn biases Z.")
+    q = prior / prior.sum()
+    return np.cumsum(prior / prior.max()), np.log1p(-q)
+
+
+def _prior_log_inclusion(log1m_prior, classes, n_draws, log_p=None):
+    """``log pi_j`` of a class in n prior draws (and, with ``log_p``, in the
+    LSH union too, independently): ``log(1 - (1 - P_j) (1 - q_j) ** n)``."""
+    log_miss = n_draws * log1m_prior[classes]
+    if log_p is not None:
+        with np.errstate(divide="ignore"):
+            log_miss = log_miss + np.log1p(-np.exp(log_p))
+    return np.log(-np.expm1(log_miss))
+
+
+def _prior(W, X, index, params, seed, offset, totals):
+    prior_cdf, log1m_prior = params["_prior"]
+    n = params["n_samples"]
+    none = np.zeros(X.shape[0] + 1, dtype=np.int64)
+    indptr, classes, _ = _retrieval.add_prior_draws(none, none[:0], prior_cdf, n, seed, offset)
+    scores = _score_pairs(W, X, indptr, classes)
+    totals["score"] += classes.shape[0]
+    totals["sample"] += classes.shape[0]
+    return _scoring.segment_logsumexp(scores - _prior_log_inclusion(log1m_prior, classes, n), indptr)
+
+
 def _lsh_union(W, X, index, params, seed, offset, totals):
     sample = index._query(X)
-    totals["sample"] += sample.classes.shape[0]
     totals["scanned"] += int(sample.n_scanned.sum())
     totals["floored"] += sample.n_floored
-    return _scoring.segment_logsumexp(sample.scores - sample.log_probabilities, sample.indptr)
+    n = params["n_prior_samples"]
+    if not n:
+        totals["sample"] += sample.classes.shape[0]
+        return _scoring.segment_logsumexp(sample.scores - sample.log_probabilities, sample.indptr)
+    prior_cdf, log1m_prior = params["_prior"]
+    indptr, classes, drawn = _retrieval.add_prior_draws(sample.indptr, sample.classes, prior_cdf, n, seed, offset)
+    scores, log_p = np.empty(classes.shape[0]), np.empty(classes.shape[0])
+    scores[~drawn], log_p[~drawn] = sample.scores, sample.log_probabilities
+    drawn_rows = np.repeat(np.arange(X.shape[0]), np.diff(indptr))[drawn]
+    drawn_ptr = np.concatenate([[0], np.cumsum(np.bincount(drawn_rows, minlength=X.shape[0]))]).astype(np.int64)
+    scores[drawn], log_p[drawn], n_floored = index._union_log_probabilities(X, drawn_ptr, classes[drawn])
+    totals["floored"] += n_floored
+    totals["sample"] += classes.shape[0]
+    return _scoring.segment_logsumexp(scores - _prior_log_inclusion(log1m_prior, classes, n, log_p), indptr)
 
 
 def _lsh_draw(W, X, index, params, seed, offset, totals):
@@ -411,6 +486,7 @@ _ESTIMATORS = {
     "lsh": _lsh_union,
     "lsh-draw": _lsh_draw,
     "uniform": _uniform,
+    "prior": _prior,
     "gumbel": _gumbel,
     "mips-gumbel": _mips_gumbel,
 }

@@ -20,7 +20,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_lsh import LSHSoftmaxClassifier
 
-ESTIMATORS = ["lsh", "exact", "uniform", "lsh-draw", "mips-gumbel"]
+ESTIMATORS = ["lsh", "exact", "uniform", "prior", "lsh-draw", "mips-gumbel"]
 
 
 def _expected_failed_checks(estimator):
@@ -38,7 +38,8 @@ def _expected_failed_checks(estimator):
     [LSHSoftmaxClassifier(name, random_state=0) for name in ESTIMATORS]
     + [LSHSoftmaxClassifier(name, n_components=8, random_state=0) for name in ("lsh", "exact")]
     + [LSHSoftmaxClassifier(logit_adjustment=1.0, logit_adjustment_form=form, random_state=0)
-       for form in ("loss", "post-hoc")],  # fmt: skip
+       for form in ("loss", "post-hoc")]
+    + [LSHSoftmaxClassifier(n_prior_samples=5, random_state=0)],  # fmt: skip
     expected_failed_checks=_expected_failed_checks,
 )
 def test_sklearn_compatible(estimator, check):
@@ -62,7 +63,7 @@ def _fit(X, y, **params):
 def test_learns(data, estimator):
     X, y = data
     # two draws per example (many of which hit the label) are too noisy for this bar
-    clf = _fit(X, y, estimator=estimator, **({"n_samples": 8} if estimator == "lsh-draw" else {}))
+    clf = _fit(X, y, estimator=estimator, **({"n_samples": 8} if estimator in ("lsh-draw", "prior") else {}))
     assert clf.score(X, y) > 0.7
     assert clf.loss_curve_[-1] < clf.loss_curve_[0]
     assert clf.coef_.shape == (6, 12) and clf.intercept_.shape == (6,)
@@ -74,7 +75,7 @@ def test_learns(data, estimator):
     else:
         assert 1 < clf.mean_classes_scored_ < 6
     assert (clf.n_rebuilds_ > 0) == (estimator in ("lsh", "lsh-draw", "mips-gumbel"))
-    if estimator in ("exact", "uniform"):
+    if estimator in ("exact", "uniform", "prior"):  # no tables
         assert clf.inner_products_per_example_ == clf.mean_classes_scored_
     else:  # hashing, table builds and the scores behind P_j are counted too
         assert clf.inner_products_per_example_ > clf.mean_classes_scored_
@@ -94,9 +95,12 @@ def test_same_seed_same_model_and_other_seed_differs(data, estimator, n_componen
 @pytest.mark.parametrize("estimator", ESTIMATORS)
 def test_partial_fit_k_times_equals_fit_k_epochs(data, estimator, n_components):
     X, y = data
-    full = _fit(X, y, estimator=estimator, max_iter=3, shuffle=False, n_components=n_components)
+    # The default prior of "prior" is the smoothed label counts seen so far, which partial_fit
+    # accumulates call by call (k times the counts of fit): give both the same explicit prior.
+    extra = {"class_prior": np.arange(1.0, 7.0)} if estimator == "prior" else {}
+    full = _fit(X, y, estimator=estimator, max_iter=3, shuffle=False, n_components=n_components, **extra)
     inc = LSHSoftmaxClassifier(estimator, n_bits=2, n_tables=4, n_samples=2, shuffle=False, random_state=0,
-                               n_components=n_components)  # fmt: skip
+                               n_components=n_components, **extra)  # fmt: skip
     for _ in range(3):
         inc.partial_fit(X, y, classes=np.unique(y))
     np.testing.assert_allclose(inc.coef_, full.coef_, rtol=1e-12)
@@ -297,8 +301,15 @@ def test_n_jobs_restores_numba_threads(data):
     assert numba.get_num_threads() == before
 
 
-@pytest.mark.parametrize("estimator", ["lsh", "lsh-draw", "mips-gumbel"])
-def test_step_candidates_estimate_z_without_bias(data, estimator):
+@pytest.mark.parametrize(
+    "estimator, extra",
+    [("lsh", {}), ("lsh-draw", {}), ("mips-gumbel", {}),
+     # Few retrieved classes, so that most of Z_hat comes through the prior draws.
+     ("lsh", {"n_prior_samples": 10, "n_bits": 3, "n_tables": 2}),
+     ("lsh", {"n_prior_samples": 2, "class_prior": [5.0, 1.0, 1.0, 1.0, 0.5, 0.5]}),
+     ("prior", {"n_samples": 3}), ("prior", {"n_samples": 2, "class_prior": [5.0, 1.0, 1.0, 1.0, 0.5, 0.5]})],
+)
+def test_step_candidates_estimate_z_without_bias(data, estimator, extra):
     # Z_hat = f_y + sum_j f_j exp(log_weight_j) over a step's candidates is
     # unbiased for Z over fresh tables (rebuild_interval=1: every call builds
     # new projections) and fresh draws; the mean over 600 steps must lie
@@ -306,14 +317,18 @@ def test_step_candidates_estimate_z_without_bias(data, estimator):
     X, y = data
     # Few bits and many draws, so that no sample is empty: the uniform
     # fallback for empty samples (n_empty_samples_) is a documented bias.
-    clf = _fit(X, y, estimator=estimator, n_bits=1, n_tables=4, n_samples=8, n_top=2, rebuild_interval=1)
+    params = {"n_bits": 1, "n_tables": 4, "n_samples": 8, "n_top": 2, "rebuild_interval": 1, **extra}
+    clf = _fit(X, y, estimator=estimator, **params)
     Xb, yb = X[:8], np.searchsorted(clf.classes_, y[:8])
     n_empty = clf.n_empty_samples_
     scores = Xb @ clf.coef_.T + clf.intercept_
     Z = np.exp(scores).sum(axis=1)
     estimates = []
     for stream in range(600):
-        indptr, classes, log_weight = clf._lsh_candidates(Xb, yb, stream)
+        if estimator == "prior":
+            indptr, classes, log_weight = clf._prior_negatives(8, stream)
+        else:
+            indptr, classes, log_weight = clf._lsh_candidates(Xb, yb, stream)
         row = np.repeat(np.arange(8), np.diff(indptr))
         not_label = classes != yb[row]
         terms = np.where(not_label, np.exp(scores[row, classes] + log_weight), 0.0)
@@ -323,6 +338,27 @@ def test_step_candidates_estimate_z_without_bias(data, estimator):
     assert np.all(np.abs(estimates.mean(axis=0) - Z) < 4 * se + 1e-9 * Z)
     assert np.all(se > 0)  # the estimate does vary: the test has power
     assert clf.n_empty_samples_ == n_empty
+
+
+def test_prior_draws_learn_fill_empty_samples_and_are_counted(data):
+    X, y = data
+    # 6 bits and 2 tables over 6 classes: most unions hold nothing but the label.
+    base = _fit(X, y, n_bits=6, n_tables=2)
+    prior = _fit(X, y, n_bits=6, n_tables=2, n_prior_samples=4)
+    assert prior.score(X, y) > 0.7
+    assert base.n_empty_samples_ > 0
+    assert prior.n_empty_samples_ < base.n_empty_samples_ / 10
+    assert prior.mean_classes_scored_ > base.mean_classes_scored_
+    assert prior.inner_products_per_example_ > base.inner_products_per_example_
+
+
+@pytest.mark.parametrize("estimator", ["exact", "uniform", "prior", "lsh-draw", "mips-gumbel"])
+def test_prior_draws_are_ignored_by_other_estimators(data, estimator):
+    X, y = data
+    np.testing.assert_array_equal(
+        _fit(X, y, estimator=estimator, max_iter=2).coef_,
+        _fit(X, y, estimator=estimator, max_iter=2, n_prior_samples=5).coef_,
+    )
 
 
 @pytest.mark.parametrize(

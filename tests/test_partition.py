@@ -29,14 +29,15 @@ def test_exact_matches_reference(problem):
 def test_every_method_is_close_on_the_structured_problem(problem, method):
     W, X = problem
     exact = reference.exact_log_partition(W, X)
-    options = {} if method == "exact" else {"n_samples": 400} if method in ("uniform", "gumbel") else {}
+    options = {} if method == "exact" else {"n_samples": 400} if method in ("uniform", "gumbel", "prior") else {}
     if method in ("lsh", "mips-gumbel"):
         options = {"n_bits": 6, "n_tables": 16}
     if method == "lsh-draw":
         options = {"n_bits": 4, "n_tables": 16, "n_samples": 400}
     est = estimate_log_partition(W, X, method, random_state=0, **options)
     assert est.shape == (20,) and est.dtype == np.float64
-    tolerance = {"exact": 1e-9, "gumbel": 0.3, "lsh": 0.3, "lsh-draw": 0.6, "mips-gumbel": 0.6, "uniform": 3.0}
+    tolerance = {"exact": 1e-9, "gumbel": 0.3, "lsh": 0.3, "lsh-draw": 0.6, "mips-gumbel": 0.6, "uniform": 3.0,
+                 "prior": 3.0}  # fmt: skip
     assert np.mean(np.abs(est - exact)) < tolerance[method]
 
 
@@ -101,6 +102,12 @@ def _z_scores(estimates, truth):
         ("lsh-draw", {"n_bits": 5, "n_tables": 4, "n_samples": 5, "max_probes": 1}),  # exactly unbiased
         ("mips-gumbel", {"n_bits": 6, "n_tables": 2, "n_top": 5, "n_samples": 20}),
         ("uniform", {"n_samples": 50}),
+        ("prior", {"n_samples": 50}),
+        ("prior", {"n_samples": 30, "class_prior": np.linspace(0.1, 3.0, 500)}),
+        # Few retrieved classes, so that much of the estimate comes through the prior draws.
+        ("lsh", {"n_bits": 8, "n_tables": 2, "n_norm_ranges": 8, "n_prior_samples": 10,
+                 "class_prior": np.linspace(0.1, 3.0, 500)}),
+        ("lsh", {"n_bits": 16, "n_tables": 1, "table_design": "scan", "probe_radius": 4, "n_prior_samples": 5}),
     ],
 )
 def test_z_estimate_is_unbiased_over_independent_rebuilds(small_problem, method, options):
@@ -240,3 +247,11 @@ def test_bad_options_raise():
         estimate_log_partition(W, X, "lsh-draw", table_design="scan")
     with pytest.raises(ValueError, match="max_probes=5 exceeds n_tables=4"):
         estimate_log_partition(W, X, "lsh-draw", n_tables=4, max_probes=5)
+    with pytest.raises(ValueError, match="class_prior has 49 entries, but W has 50 classes"):
+        estimate_log_partition(W, X, "prior", class_prior=np.ones(49))
+    with pytest.raises(ValueError, match="class_prior must hold positive values"):
+        estimate_log_partition(W, X, "lsh", n_prior_samples=3, class_prior=np.r_[0.0, np.ones(49)])
+    with pytest.raises(ValueError, match="class_prior contains NaN"):
+        estimate_log_partition(W, X, "prior", class_prior=np.r_[np.nan, np.ones(49)])
+    with pytest.raises(InvalidParameterError, match="n_prior_samples"):
+        estimate_log_partition(W, X, "lsh", n_prior_samples=-1)

@@ -106,6 +106,48 @@ def test_uniform_classes_are_uniform():
     assert np.all(np.abs(counts - 10_000) < 4 * np.sqrt(100_000 * 0.1 * 0.9))
 
 
+def _reference_prior_merge(indptr, classes, draws):
+    """NumPy reference of add_prior_draws given the drawn classes per query."""
+    out_ptr, out, drawn = [0], [], []
+    for i in range(indptr.shape[0] - 1):
+        row = list(classes[indptr[i]:indptr[i + 1]])
+        seen = set(row)
+        new = []
+        for j in draws[i]:
+            if j not in seen:
+                seen.add(j)
+                new.append(j)
+        out += row + new
+        drawn += [False] * len(row) + [True] * len(new)
+        out_ptr.append(len(out))
+    return np.array(out_ptr), np.array(out, dtype=np.int64), np.array(drawn)
+
+
+def test_add_prior_draws_merges_like_reference_and_draws_from_prior():
+    prior = np.array([1.0, 0.0001, 3.0, 0.5, 0.5, 5.0])
+    cdf = np.cumsum(prior)
+    indptr = np.array([0, 2, 2, 5], dtype=np.int64)
+    classes = np.array([5, 1, 0, 3, 2], dtype=np.int64)
+    out_ptr, out, drawn = _retrieval.add_prior_draws(indptr, classes, cdf, 7, 11, 0)
+    # The draws themselves, read back from an empty candidate set with the same streams.
+    alone_ptr, alone, _ = _retrieval.add_prior_draws(np.zeros(4, np.int64), classes[:0], cdf, 7, 11, 0)
+    ref_ptr, ref, ref_drawn = _reference_prior_merge(indptr, classes, [alone[alone_ptr[i]:alone_ptr[i + 1]] for i in range(3)])
+    np.testing.assert_array_equal(out_ptr, ref_ptr)
+    np.testing.assert_array_equal(out, ref)
+    np.testing.assert_array_equal(drawn, ref_drawn)
+    # Frequencies of single draws follow the prior (not normalised on input).
+    n = 60_000
+    ptr, single, _ = _retrieval.add_prior_draws(np.zeros(n + 1, np.int64), classes[:0], cdf, 1, 3, 0)
+    assert np.all(np.diff(ptr) == 1)
+    counts = np.bincount(single, minlength=6)
+    q = prior / prior.sum()
+    assert np.all(np.abs(counts - n * q) < 4 * np.sqrt(n * q * (1 - q)) + 1)
+    # Query i with stream offset k draws like query i + k with offset 0.
+    p0 = _retrieval.add_prior_draws(np.zeros(6, np.int64), classes[:0], cdf, 4, 9, 0)
+    p2 = _retrieval.add_prior_draws(np.zeros(4, np.int64), classes[:0], cdf, 4, 9, 2)
+    np.testing.assert_array_equal(p0[1][p0[0][2]:], p2[1])
+
+
 def test_count_negatives_matches_numpy():
     rng = np.random.default_rng(0)
     sizes = rng.integers(0, 6, 50)

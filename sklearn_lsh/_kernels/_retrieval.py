@@ -21,7 +21,7 @@ from llvmlite import ir
 from numba.core import types
 from numba.extending import intrinsic
 
-from ._random import randint, seed_stream
+from ._random import randint, seed_stream, uniform
 
 
 @numba.njit(cache=True, inline="always")
@@ -230,6 +230,52 @@ def uniform_classes_excluding(indptr, excluded, n_samples, n_classes, seed, stre
                 j = randint(state, n_classes)
             out[i, m] = j
     return out
+
+
+@numba.njit(cache=True)
+def add_prior_draws(indptr, classes, prior_cdf, n_draws, seed, stream_offset):
+    """Each query's candidates plus ``n_draws`` draws (with replacement) from
+    a class prior, deduplicated.
+
+    Query ``i`` holds the distinct ``classes[indptr[i]:indptr[i + 1]]``;
+    these come first, in their order, then the drawn classes that are new,
+    in the order drawn. ``prior_cdf`` is the cumulative sum of a positive
+    prior (any scale): a draw is the first class whose cumulative value
+    exceeds ``u * prior_cdf[-1]``. Query ``i`` uses random stream
+    ``stream_offset + i``. Returns ``(indptr, classes, drawn)``, ``drawn``
+    True for the classes added by the draws.
+    """
+    n_queries = indptr.shape[0] - 1
+    n_classes = prior_cdf.shape[0]
+    total = prior_cdf[n_classes - 1]
+    out_ptr = np.zeros(n_queries + 1, dtype=np.int64)
+    out_classes = np.empty(classes.shape[0] + n_queries * n_draws, dtype=np.int64)
+    drawn = np.zeros(out_classes.shape[0], dtype=np.bool_)
+    mark = np.full(n_classes, -1, dtype=np.int64)
+    state = np.empty(1, dtype=np.uint64)
+    n_out = 0
+    for i in range(n_queries):
+        for ptr in range(indptr[i], indptr[i + 1]):
+            mark[classes[ptr]] = i
+            out_classes[n_out] = classes[ptr]
+            n_out += 1
+        seed_stream(state, seed, stream_offset + i)
+        for _ in range(n_draws):
+            target = uniform(state) * total
+            lo, hi = 0, n_classes - 1
+            while lo < hi:  # first class with prior_cdf > target
+                mid = (lo + hi) // 2
+                if prior_cdf[mid] > target:
+                    hi = mid
+                else:
+                    lo = mid + 1
+            if mark[lo] != i:
+                mark[lo] = i
+                out_classes[n_out] = lo
+                drawn[n_out] = True
+                n_out += 1
+        out_ptr[i + 1] = n_out
+    return out_ptr, out_classes[:n_out].copy(), drawn[:n_out].copy()
 
 
 @numba.njit(cache=True)
