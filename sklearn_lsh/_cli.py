@@ -286,7 +286,8 @@ def _train_command(args) -> int:
         "n_bits": args.n_bits, "n_tables": args.n_tables, "eta0": args.eta0, "alpha": args.alpha,
         "batch_size": args.batch_size, "n_components": args.n_components, "random_state": args.seed,
         "n_jobs": args.n_jobs, "logit_adjustment": args.logit_adjustment,
-        "logit_adjustment_form": args.logit_adjustment_form,
+        "logit_adjustment_form": args.logit_adjustment_form, "n_samples": args.n_samples,
+        "n_prior_samples": args.n_prior_samples,
     }  # fmt: skip
     try:
         clf = LSHSoftmaxClassifier(args.estimator, **params)
@@ -419,14 +420,22 @@ def _partition(args) -> int:
 
 
 # --------------------------------------------------------------------- parser
-def _positive_int(text):
+def _int_at_least(text, minimum):
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
     return value
+
+
+def _positive_int(text):
+    return _int_at_least(text, 1)
+
+
+def _nonnegative_int(text):
+    return _int_at_least(text, 0)
 
 
 def _number(text, minimum, strict, what):
@@ -513,6 +522,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--logit-adjustment-form", choices=("loss", "post-hoc"), default="loss",
                        help="train on s_j + tau log pi_j ('loss') or predict with s_j - tau log pi_j "
                        "('post-hoc'; default: loss)")
+    train.add_argument("--n-samples", type=_positive_int, default=None,
+                       help="draws per example of the 'uniform', 'prior', 'lsh-draw' and 'mips-gumbel' estimators "
+                       "(default: 1%% of the classes)")
+    train.add_argument("--n-prior-samples", type=_nonnegative_int, default=0,
+                       help="'lsh' only: draws per example from the class frequencies added to the hash-table "
+                       "sample (default: 0)")
     train.add_argument("--n-jobs", type=int, default=None, help="numba threads (default: numba's default)")
     train.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     train.add_argument("--force", action="store_true", help="overwrite the output file if it exists")

@@ -91,6 +91,18 @@ def test_train_passes_the_logit_adjustment(tmp_path):
     assert (clf.logit_adjustment, clf.logit_adjustment_form) == (0.5, "post-hoc")
 
 
+def test_train_passes_the_sampling_options(tmp_path, capsys):
+    model = tmp_path / "m.joblib"
+    argv = ["train", str(SECTOR / "sector.heldout"), "-o", str(model), "--epochs", "1", "--n-prior-samples", "7",
+            "--n-samples", "3", "--no-progress"]  # fmt: skip
+    assert main(argv) == 0
+    clf = joblib.load(model)
+    assert (clf.estimator, clf.n_prior_samples, clf.n_samples) == ("lsh", 7, 3)
+    with pytest.raises(SystemExit):
+        main(["train", str(SECTOR / "sector.heldout"), "-o", str(tmp_path / "x.joblib"), "--n-prior-samples", "-1"])
+    assert "must be at least 0, got -1" in capsys.readouterr().err
+
+
 def test_train_saves_the_model_fit_by_partial_fit_blocks(sector_model):
     clf = joblib.load(sector_model)
     assert isinstance(clf, LSHSoftmaxClassifier) and clf.estimator == "lsh" and clf.n_bits_ == 4
