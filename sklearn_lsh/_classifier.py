@@ -189,17 +189,17 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         (ignored otherwise).
     n_prior_samples : int >= 0, default=0
         ``estimator="lsh"`` only (ignored otherwise): per example, this many
-        draws (with replacement) from the class prior ``pi`` (``class_prior``,
+        draws (with replacement) from the class prior ``q`` (``class_prior``,
         or the smoothed training frequencies) are added to the LSH union.
-        Both samples are random, independently, so each class ``j`` is in
-        the combined sample with probability ``1 - (1 - P_j) (1 - pi_j) **
-        n``, and the Horvitz-Thompson weight ``1 / pi_j`` of that
-        probability keeps ``Z_hat`` unbiased. The frequent classes that the
-        tables miss then come in at a moderate weight instead of a rare,
-        large ``1 / P_j``; this helps when the intercepts (class
-        frequencies) carry much of the score, as in language models.
-        0: the LSH union alone (method.md). The drawn classes that were not
-        retrieved are scored too, and counted in ``mean_classes_scored_``.
+        The draws are independent of the hash functions, so class ``j`` is
+        in the combined sample with probability ``1 - (1 - P_j) (1 - q_j)
+        ** n``, and weighting it by the inverse of that probability keeps
+        ``Z_hat`` unbiased. Frequent classes that the tables miss then come
+        in at a moderate weight instead of a rare, large ``1 / P_j``, which
+        helps when the intercepts (class frequencies) carry much of the
+        score, as in language models (docs/benchmarks.md). 0: the LSH union
+        alone (method.md). Drawn classes that the tables did not retrieve
+        are scored twice (for their ``P_j`` and in the step) and counted.
     rebuild_interval : int >= 1 or None, default=None
         Rebuild the tables (fresh projections, current weights) after every
         ``rebuild_interval`` updates. None: after every 10 updates for the
@@ -787,8 +787,8 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         return np.log(prior) - np.log(prior.sum())
 
     def _prior_draw_tables(self):
-        """``(cumulative prior, log1p(-prior))`` for the prior draws of
-        ``estimator="lsh"``, or None when there are none."""
+        """``(cumulative prior, log1p(-prior))`` for the draws of "prior" and
+        the prior draws of "lsh", or None when there are none."""
         if not (self.estimator == "prior" or (self.estimator == "lsh" and self.n_prior_samples)):
             return None
         log_prior = self._log_prior()
@@ -834,7 +834,7 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         # The rows of largest norm, whose scores are checked after every epoch.
         norms = _row_norms(X)
         largest = np.argpartition(norms, n_samples - min(64, n_samples))[n_samples - min(64, n_samples):]
-        # The class prior of the "lsh" prior draws, fixed for this call.
+        # The class prior of the prior draws, fixed for this call.
         self._prior_tables = self._prior_draw_tables()
         try:
             self._epoch_loop(X, y_index, weights, n_epochs, X_val, y_val, monitor, largest)

@@ -10,6 +10,7 @@ from scipy.special import logsumexp
 from sklearn.utils._param_validation import InvalidParameterError
 
 from sklearn_lsh import METHODS, EmptySampleWarning, LSHIndex, estimate_log_partition
+from sklearn_lsh._kernels import _retrieval
 from sklearn_lsh.datasets import make_partition_problem
 
 from . import reference
@@ -139,6 +140,32 @@ def test_the_unbiasedness_test_detects_probabilities_from_the_wrong_vectors(smal
                       for a, b in zip(sample.indptr[:-1], sample.indptr[1:])])
         wrong.append([logsumexp(sample.scores[a:b] - log_p_wrong[a:b]) if b > a else -np.inf
                       for a, b in zip(sample.indptr[:-1], sample.indptr[1:])])
+    assert np.all(_z_scores(np.exp(np.array(right)), Z) < 4)
+    assert np.any(_z_scores(np.exp(np.array(wrong)), Z) > 4)
+
+
+def test_the_unbiasedness_test_detects_prior_draws_weighted_without_their_p(small_problem):
+    # With prior draws added to the union, a drawn class that the tables did
+    # not retrieve still had probability P_j of being retrieved. Weighting it
+    # by 1 / (1 - (1 - q_j)^n) alone (as if P_j were 0) looks natural and is
+    # biased upwards; the statistic of the unbiasedness test must flag it.
+    W, X, Z = small_problem
+    n_draws, q = 10, np.full(W.shape[0], 1.0 / W.shape[0])
+    cdf, log1m_q = np.cumsum(q), np.log1p(-q)
+    right, wrong = [], []
+    for t in range(N_TRIALS):
+        index = LSHIndex(n_bits=8, n_tables=2, n_norm_ranges=8, seed=t).build(W)
+        sample = index.query(X)
+        indptr, classes, drawn = _retrieval.add_prior_draws(sample.indptr, sample.classes, cdf, n_draws, t, 0)
+        scores = (X @ W.T)[np.repeat(np.arange(X.shape[0]), np.diff(indptr)), classes]
+        log_p = np.full(classes.shape[0], -np.inf)
+        log_p[~drawn] = sample.log_probabilities
+        drawn_p = np.log(reference.inclusion_probability(index._cosines(
+            scores[drawn], classes[drawn], np.repeat(np.linalg.norm(X, axis=1), np.diff(indptr))[drawn]), 8, 2))
+        for estimates, p_of_drawn in ((right, drawn_p), (wrong, -np.inf)):
+            log_p[drawn] = p_of_drawn
+            log_pi = np.log(-np.expm1(np.log1p(-np.exp(log_p)) + n_draws * log1m_q[classes]))
+            estimates.append([logsumexp(scores[a:b] - log_pi[a:b]) for a, b in zip(indptr[:-1], indptr[1:])])
     assert np.all(_z_scores(np.exp(np.array(right)), Z) < 4)
     assert np.any(_z_scores(np.exp(np.array(wrong)), Z) > 4)
 
