@@ -73,7 +73,7 @@ def plot(curves, budgets, path):
     import matplotlib.pyplot as plt
     import matplotlib.ticker
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.8))
     for name, values in curves.items():
         x = [100 * b for b, _ in values]
         axes[0].plot(x, [v["mae_log_z"] for _, v in values], marker="o", label=name)
@@ -87,9 +87,10 @@ def plot(curves, budgets, path):
         ax.set_xlabel("budget: inner products per query, % of C (hashing included)")
         ax.set_ylabel(label)
         ax.grid(True, which="both", alpha=0.3)
-    axes[0].legend(fontsize=8)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=8, frameon=False)
     fig.suptitle("Partition function of the exact-trained PTB model (10,000 classes)")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.12, 1, 1))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -165,7 +165,7 @@ def main(argv=None):
 
 
 # -------------------------------------------------------------------- compare
-COMPARE_MODELS = ("exact", "lsh", "uniform", "two-component")
+COMPARE_MODELS = ("exact", "lsh", "uniform", "prior", "two-component")
 
 
 def compare_model(name, n_classes, args, lsh_budget):
@@ -173,7 +173,7 @@ def compare_model(name, n_classes, args, lsh_budget):
     if name == "two-component":
         return TwoComponentSoftmaxClassifier(**common)
     params = dict(common, n_bits=n_bits_for(n_classes), n_tables=args.n_tables)
-    if name == "uniform":  # the sample budget "lsh" spent (classes scored per example, label excluded)
+    if name in ("uniform", "prior"):  # the sample budget "lsh" spent (classes scored per example, label excluded)
         params["n_samples"] = max(1, int(round(lsh_budget - 1)))
     return LSHSoftmaxClassifier(name, **params)
 
@@ -232,12 +232,12 @@ def main_compare(args):
             elif name == "lsh":
                 settings = f"n_bits={clf.n_bits_}, n_tables={args.n_tables}"
             else:
-                settings = f"n_samples={clf.n_samples}" if name == "uniform" else "-"
+                settings = f"n_samples={clf.n_samples}" if name in ("uniform", "prior") else "-"
             rows.append([f"{n_classes:,}", name, f"{epoch_s:.1f}", f"{scored:.0f}", f"{r['top1']:.3f}",
                          f"{r['p5']:.3f}", f"{peak:.0f}", f"{model_mb:.0f}", f"{predict_ms:.3f}", settings])
             del clf
     body = "\n".join([
-        "## Exact, LSH, uniform and two-component softmax side by side (issue 9)",
+        "## Exact, LSH, uniform, prior and two-component softmax side by side (issue 9)",
         "",
         f"Command: `{command_line()}`  ",
         f"Machine: {machine_description()}",
@@ -247,7 +247,8 @@ def main_compare(args):
         f"for training, {args.n_test:,} for testing; {args.epochs} epochs of `partial_fit(X, y, classes=range(C))` "
         f"each, `eta0={args.eta0}, batch_size={args.batch_size}`, one process. `LSHSoftmaxClassifier` "
         f"(\"exact\", \"lsh\" with n_bits = ceil(log2 C) - 5 and {args.n_tables} tables, \"uniform\" with as many "
-        "negatives per example as \"lsh\" scored classes besides the label) and `TwoComponentSoftmaxClassifier` "
+        "negatives per example as \"lsh\" scored classes besides the label, \"prior\" with as many draws from the "
+        "smoothed training class frequencies) and `TwoComponentSoftmaxClassifier` "
         "(default re-placement). \"Classes scored\" is `mean_classes_scored_` (for the two-component model the "
         "row and column scores per example). \"Training memory\" is the rise of the process's peak resident "
         "size during the epochs over its size before (model state, optimiser state, tables and temporaries; "
