@@ -15,7 +15,7 @@ from numbers import Integral
 import numpy as np
 import scipy.sparse as sp
 from scipy.special import logsumexp
-from sklearn.utils import check_array, check_random_state, column_or_1d, gen_batches
+from sklearn.utils import check_array, check_random_state, gen_batches
 from sklearn.utils._chunking import get_chunk_n_rows
 from sklearn.utils._param_validation import (
     Interval,
@@ -391,7 +391,9 @@ def _prior_tables(class_prior, n_classes):
     if class_prior is None:
         prior = np.ones(n_classes)
     else:
-        prior = column_or_1d(check_array(class_prior, ensure_2d=False, dtype=np.float64, input_name="class_prior"))
+        prior = check_array(class_prior, ensure_2d=False, dtype=np.float64, input_name="class_prior")
+        if prior.ndim != 1:
+            raise ValueError(f"class_prior must be 1-dimensional, one value per class; got shape {prior.shape}.")
         if prior.shape[0] != n_classes:
             raise ValueError(
                 f"class_prior has {prior.shape[0]} entries, but W has {n_classes} classes (rows); they must match."

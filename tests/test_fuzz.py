@@ -174,7 +174,8 @@ def classification_data(draw):
 @st.composite
 def classifier_params(draw, pool, partial):
     params = dict(
-        estimator=draw(st.sampled_from(["lsh", "exact", "uniform"])),
+        estimator=draw(st.sampled_from(["lsh", "exact", "uniform", "prior"])),
+        n_prior_samples=draw(st.sampled_from([0, 0, 1, 5])),
         n_components=draw(st.one_of(st.none(), st.integers(1, 4))),
         n_bits=draw(st.one_of(st.none(), st.integers(1, 6))),
         n_tables=draw(st.integers(1, 4)),
@@ -332,6 +333,14 @@ def test_estimate_log_partition(data):
         "n_samples": st.integers(1, 10),
         "max_probes": st.one_of(st.none(), st.integers(1, 7)),
         "n_top": st.integers(1, 14),
+        "n_prior_samples": st.integers(0, 10),
+        # Positive priors, and bad ones: a wrong length, a zero, NaN, infinity.
+        "class_prior": st.one_of(
+            st.none(),
+            st.lists(st.floats(1e-6, 1e6), min_size=n_classes, max_size=n_classes).map(np.array),
+            st.integers(0, 3).map(lambda kind: [np.ones(n_classes + 1), np.r_[0.0, np.ones(n_classes - 1)],
+                                                np.full(n_classes, np.nan), np.full(n_classes, np.inf)][kind]),
+        ),
     }
     names = data.draw(st.lists(st.sampled_from(sorted(METHOD_OPTIONS[method])), unique=True) if METHOD_OPTIONS[method]
                       else st.just([]), label="options")  # fmt: skip
