@@ -23,7 +23,7 @@ from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d, validate_data
 
-from ._index import LSHIndex, _row_norms
+from ._index import LSHIndex, _row_norms, log_prior_inclusion, prior_draw_tables
 from ._parallel import numba_threads as _numba_threads
 from ._kernels import _embedding, _retrieval, _scoring, _sgd
 
@@ -787,12 +787,16 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         return np.log(prior) - np.log(prior.sum())
 
     def _prior_draw_tables(self):
-        """``(cumulative prior, log1p(-prior))`` for the draws of "prior" and
-        the prior draws of "lsh", or None when there are none."""
+        """Tables of the class prior for the draws of "prior" and the prior
+        draws of "lsh" (:func:`prior_draw_tables`), or None when there are
+        none."""
         if not (self.estimator == "prior" or (self.estimator == "lsh" and self.n_prior_samples)):
             return None
-        log_prior = self._log_prior()
-        return np.cumsum(np.exp(log_prior - log_prior.max())), np.log1p(-np.exp(log_prior))
+        return prior_draw_tables(np.exp(self._log_prior()))
+
+    def _current_prior_tables(self):
+        # Set for the duration of a fit / partial_fit call (see _epochs).
+        return self.__dict__.get("_prior_tables") or self._prior_draw_tables()
 
     def _logit_offset(self, when):
         """Per-class offsets added to the scores in training (``when="train"``)
@@ -1048,10 +1052,12 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
             sample = index._query(Xq)
             indptr, classes = sample.indptr, sample.classes.astype(np.int64)
             if self.estimator == "lsh":
-                log_p = sample.log_probabilities
                 if self.n_prior_samples:
-                    indptr, classes, log_p = self._add_prior_draws(index, Xq, sample, stream)
-                result = self._negatives_where_empty(yb, indptr, classes, -log_p, stream)
+                    seed = int(np.random.default_rng([self._seed, 6, stream]).integers(2**62))
+                    sample = index._add_prior_draws(Xq, sample, self._current_prior_tables(), self.n_prior_samples,
+                                                    seed, 0)  # fmt: skip
+                    indptr, classes = sample.indptr, sample.classes
+                result = self._negatives_where_empty(yb, indptr, classes, -sample.log_probabilities, stream)
             else:
                 result = self._top_and_uniform_tail(yb, sample, stream)
         self._inner_products += (
@@ -1059,38 +1065,17 @@ class LSHSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         )
         return result
 
-    def _add_prior_draws(self, index, Xq, sample, stream):
-        """The union plus ``n_prior_samples`` draws from the class prior, with
-        the log inclusion probability of each class in the combined sample,
-        ``log pi_j = log(1 - (1 - P_j) (1 - q_j) ** n)``. Hashing is
-        independent of the draws, so this is exact; ``P_j`` of a drawn class
-        that the tables did not retrieve is scored against the hashed vectors
-        like the union's."""
-        # Set for the duration of a fit / partial_fit call.
-        prior_cdf, log1m_prior = self.__dict__.get("_prior_tables") or self._prior_draw_tables()
-        n = self.n_prior_samples
-        seed = int(np.random.default_rng([self._seed, 6, stream]).integers(2**62))
-        indptr, classes, drawn = _retrieval.add_prior_draws(sample.indptr, sample.classes, prior_cdf, n, seed, 0)
-        log_p = np.empty(classes.shape[0])
-        log_p[~drawn] = sample.log_probabilities
-        drawn_rows = np.repeat(np.arange(indptr.shape[0] - 1), np.diff(indptr))[drawn]
-        drawn_ptr = np.concatenate([[0], np.cumsum(np.bincount(drawn_rows, minlength=indptr.shape[0] - 1))])
-        _, log_p[drawn], _ = index._union_log_probabilities(Xq, drawn_ptr.astype(np.int64), classes[drawn])
-        with np.errstate(divide="ignore"):
-            log_miss = np.log1p(-np.exp(log_p)) + n * log1m_prior[classes]
-        return indptr, classes, np.log(-np.expm1(log_miss))
-
     def _prior_negatives(self, n_rows, stream):
         """``n_samples`` (default: 1% of C) draws per example from the class
         prior; each distinct class weighted ``1 / (1 - (1 - q_j) ** n)``.
         A draw of the label is kept out of ``Z_hat`` by the step (the label's
         term has weight 1), which leaves the estimate unbiased."""
-        prior_cdf, log1m_prior = self.__dict__.get("_prior_tables") or self._prior_draw_tables()
+        prior_cdf, log1m_prior = self._current_prior_tables()
         n = self._n_samples()
         seed = int(np.random.default_rng([self._seed, 7, stream]).integers(2**62))
         empty = np.zeros(n_rows + 1, dtype=np.int64)
         indptr, classes, _ = _retrieval.add_prior_draws(empty, empty[:0], prior_cdf, n, seed, 0)
-        return indptr, classes, -np.log(-np.expm1(n * log1m_prior[classes]))
+        return indptr, classes, -log_prior_inclusion(log1m_prior, classes, n)
 
     def _top_and_uniform_tail(self, yb, sample, stream):
         """"mips-gumbel" candidates: the ``n_top`` best-scoring classes of

@@ -198,6 +198,27 @@ def _check_matrix(A, name, *, allow_sparse, n_features=None):
     return A
 
 
+def prior_draw_tables(prior):
+    """``(cumulative prior, log1p(-q))`` of a positive class prior (any
+    scale; ``q`` is it normalised): what :func:`add_prior_draws
+    <sklearn_lsh._kernels._retrieval.add_prior_draws>` and
+    :func:`log_prior_inclusion` take."""
+    prior = np.asarray(prior, dtype=np.float64)
+    return np.cumsum(prior / prior.max()), np.log1p(-prior / prior.sum())
+
+
+def log_prior_inclusion(log1m_prior, classes, n_draws, log_p=None):
+    """Log probability that each class is drawn at least once in ``n_draws``
+    draws from the prior, ``log(1 - (1 - q_j) ** n)``; with ``log_p`` (the
+    union form's ``log P_j``), that it is retrieved or drawn, the two being
+    independent: ``log(1 - (1 - P_j) (1 - q_j) ** n)``."""
+    log_miss = n_draws * log1m_prior[classes]
+    if log_p is not None:
+        with np.errstate(divide="ignore"):
+            log_miss = log_miss + np.log1p(-np.exp(log_p))
+    return np.log(-np.expm1(log_miss))
+
+
 def _row_norms(X):
     if sp.issparse(X):
         sq = np.asarray(X.multiply(X).sum(axis=1), dtype=np.float64).ravel()
@@ -570,6 +591,28 @@ class LSHIndex:
         np.maximum(log_p, _LOG_MIN_PROBABILITY, out=log_p)
         self.score_inner_products_ += classes.shape[0]
         return scores, log_p, int(floored.sum())
+
+    def _add_prior_draws(self, X, sample, prior_tables, n_draws, seed, stream_offset):
+        """``sample`` (the union of queries ``X``) plus ``n_draws`` draws per
+        query from a class prior (``prior_tables`` from
+        :func:`prior_draw_tables`), deduplicated. Returns a
+        :class:`UnionSample` whose ``log_probabilities`` are the log
+        inclusion probabilities of the combined sample,
+        ``log(1 - (1 - P_j) (1 - q_j) ** n)``. The ``P_j`` of a drawn class
+        that the tables did not retrieve is needed too: it is scored against
+        the hashed vectors like the union's (and counted)."""
+        prior_cdf, log1m_prior = prior_tables
+        indptr, classes, drawn = _retrieval.add_prior_draws(
+            sample.indptr, sample.classes, prior_cdf, n_draws, seed, stream_offset
+        )
+        scores, log_p = np.empty(classes.shape[0]), np.empty(classes.shape[0])
+        scores[~drawn], log_p[~drawn] = sample.scores, sample.log_probabilities
+        n_queries = indptr.shape[0] - 1
+        drawn_rows = np.repeat(np.arange(n_queries), np.diff(indptr))[drawn]
+        drawn_ptr = np.concatenate([[0], np.cumsum(np.bincount(drawn_rows, minlength=n_queries))]).astype(np.int64)
+        scores[drawn], log_p[drawn], n_floored = self._union_log_probabilities(X, drawn_ptr, classes[drawn])
+        log_pi = log_prior_inclusion(log1m_prior, classes, n_draws, log_p)
+        return UnionSample(indptr, classes, scores, log_pi, sample.n_scanned, sample.n_floored + n_floored)
 
     def draw(self, X, n_draws: int, *, max_probes: int | None = None, seed=None, stream_offset: int = 0) -> DrawSample:
         """Draw form: per draw, probe random tables until a bucket is non-empty

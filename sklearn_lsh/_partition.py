@@ -25,7 +25,7 @@ from sklearn.utils._param_validation import (
 )
 from sklearn.utils.extmath import safe_sparse_dot
 
-from ._index import LSHIndex
+from ._index import LSHIndex, log_prior_inclusion, prior_draw_tables
 from ._kernels import _retrieval, _scoring
 
 __all__ = ["estimate_log_partition", "PartitionWork", "EmptySampleWarning", "METHODS"]
@@ -386,32 +386,20 @@ def _uniform(W, X, index, params, seed, offset, totals):
 
 
 def _prior_tables(class_prior, n_classes):
-    """``(cumulative prior, log1p(-q))`` of a validated class prior (None:
-    uniform)."""
+    """Tables of a validated class prior (None: uniform), from
+    :func:`prior_draw_tables`."""
     if class_prior is None:
-        prior = np.ones(n_classes)
-    else:
-        prior = check_array(class_prior, ensure_2d=False, dtype=np.float64, input_name="class_prior")
-        if prior.ndim != 1:
-            raise ValueError(f"class_prior must be 1-dimensional, one value per class; got shape {prior.shape}.")
-        if prior.shape[0] != n_classes:
-            raise ValueError(
-                f"class_prior has {prior.shape[0]} entries, but W has {n_classes} classes (rows); they must match."
-            )
-        if not (prior > 0).all():
-            raise ValueError("class_prior must hold positive values: a class that cannot be drawn biases Z.")
-    q = prior / prior.sum()
-    return np.cumsum(prior / prior.max()), np.log1p(-q)
-
-
-def _prior_log_inclusion(log1m_prior, classes, n_draws, log_p=None):
-    """``log pi_j`` of a class in n prior draws (and, with ``log_p``, in the
-    LSH union too, independently): ``log(1 - (1 - P_j) (1 - q_j) ** n)``."""
-    log_miss = n_draws * log1m_prior[classes]
-    if log_p is not None:
-        with np.errstate(divide="ignore"):
-            log_miss = log_miss + np.log1p(-np.exp(log_p))
-    return np.log(-np.expm1(log_miss))
+        return prior_draw_tables(np.ones(n_classes))
+    prior = check_array(class_prior, ensure_2d=False, dtype=np.float64, input_name="class_prior")
+    if prior.ndim != 1:
+        raise ValueError(f"class_prior must be 1-dimensional, one value per class; got shape {prior.shape}.")
+    if prior.shape[0] != n_classes:
+        raise ValueError(
+            f"class_prior has {prior.shape[0]} entries, but W has {n_classes} classes (rows); they must match."
+        )
+    if not (prior > 0).all():
+        raise ValueError("class_prior must hold positive values: a class that cannot be drawn biases Z.")
+    return prior_draw_tables(prior)
 
 
 def _prior(W, X, index, params, seed, offset, totals):
@@ -422,27 +410,17 @@ def _prior(W, X, index, params, seed, offset, totals):
     scores = _score_pairs(W, X, indptr, classes)
     totals["score"] += classes.shape[0]
     totals["sample"] += classes.shape[0]
-    return _scoring.segment_logsumexp(scores - _prior_log_inclusion(log1m_prior, classes, n), indptr)
+    return _scoring.segment_logsumexp(scores - log_prior_inclusion(log1m_prior, classes, n), indptr)
 
 
 def _lsh_union(W, X, index, params, seed, offset, totals):
     sample = index._query(X)
+    if params["n_prior_samples"]:
+        sample = index._add_prior_draws(X, sample, params["_prior"], params["n_prior_samples"], seed, offset)
+    totals["sample"] += sample.classes.shape[0]
     totals["scanned"] += int(sample.n_scanned.sum())
     totals["floored"] += sample.n_floored
-    n = params["n_prior_samples"]
-    if not n:
-        totals["sample"] += sample.classes.shape[0]
-        return _scoring.segment_logsumexp(sample.scores - sample.log_probabilities, sample.indptr)
-    prior_cdf, log1m_prior = params["_prior"]
-    indptr, classes, drawn = _retrieval.add_prior_draws(sample.indptr, sample.classes, prior_cdf, n, seed, offset)
-    scores, log_p = np.empty(classes.shape[0]), np.empty(classes.shape[0])
-    scores[~drawn], log_p[~drawn] = sample.scores, sample.log_probabilities
-    drawn_rows = np.repeat(np.arange(X.shape[0]), np.diff(indptr))[drawn]
-    drawn_ptr = np.concatenate([[0], np.cumsum(np.bincount(drawn_rows, minlength=X.shape[0]))]).astype(np.int64)
-    scores[drawn], log_p[drawn], n_floored = index._union_log_probabilities(X, drawn_ptr, classes[drawn])
-    totals["floored"] += n_floored
-    totals["sample"] += classes.shape[0]
-    return _scoring.segment_logsumexp(scores - _prior_log_inclusion(log1m_prior, classes, n, log_p), indptr)
+    return _scoring.segment_logsumexp(sample.scores - sample.log_probabilities, sample.indptr)
 
 
 def _lsh_draw(W, X, index, params, seed, offset, totals):
