@@ -13,7 +13,8 @@ _random
 _hashing
     SimHash codes of dense and CSR rows (K bits packed per table, L tables).
 _retrieval
-    Bucket look-up in the flat tables: union of buckets, and random draws.
+    Bucket look-up in the flat tables: union of buckets, and random draws;
+    uniform draws and draws from a class prior.
 _scoring
     Inner products of (query, class) pairs, segment log-sum-exp, Gumbel-max,
     parallel top-k.
