@@ -96,26 +96,40 @@ def plot(curves, budgets, path):
     plt.close(fig)
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def add_model_arguments(parser):
+    """The saved exact model and the validation contexts (also used by
+    ``benchmarks/ptb_score_structure.py``)."""
     parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "ptb"))
     parser.add_argument("--model", default=str(DEFAULT_MODEL))
     parser.add_argument("--n-queries", type=int, default=1000, help="evaluation contexts")
     parser.add_argument("--n-calibration", type=int, default=200, help="calibration contexts")
-    parser.add_argument("--budgets", default="0.005,0.01,0.02,0.05", help="fractions of C")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-write", action="store_true")
-    args = parser.parse_args(argv)
 
+
+def load_model_and_contexts(args):
+    """``(clf, X_cal, X)``: the exact model, then ``n_calibration`` and
+    ``n_queries`` distinct validation contexts (float64 features, no bias
+    column), drawn with ``seed``."""
     with open(args.model, "rb") as f:
         clf = pickle.load(f)
     data, _, _ = load_features(args.data, args.seed, max_train=1)
     X_valid = data["valid"][0]
     rng = np.random.default_rng(args.seed)
     rows_used = rng.choice(X_valid.shape[0], args.n_queries + args.n_calibration, replace=False)
-    X_all = np.hstack([X_valid[rows_used], np.ones((rows_used.shape[0], 1), X_valid.dtype)]).astype(np.float64)
+    X_all = X_valid[rows_used].astype(np.float64)
+    return clf, X_all[: args.n_calibration], X_all[args.n_calibration :]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_model_arguments(parser)
+    parser.add_argument("--budgets", default="0.005,0.01,0.02,0.05", help="fractions of C")
+    args = parser.parse_args(argv)
+
+    clf, X_cal, X = load_model_and_contexts(args)
+    X_cal, X = (np.hstack([A, np.ones((A.shape[0], 1))]) for A in (X_cal, X))
     W = np.hstack([clf.coef_, clf.intercept_[:, None]]).astype(np.float64)
-    X_cal, X = X_all[: args.n_calibration], X_all[args.n_calibration :]
     n_classes = W.shape[0]
     # The prior of "prior" and "lsh+prior": the model's smoothed training label counts.
     class_prior = clf.class_count_ + 1.0

@@ -17,7 +17,6 @@ Run ``python benchmarks/ptb_score_structure.py`` (about a minute) after
 from __future__ import annotations
 
 import argparse
-import pickle
 import sys
 from pathlib import Path
 
@@ -26,26 +25,15 @@ from scipy.special import logsumexp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import command_line, machine_description, markdown_table, write_section  # noqa: E402
-from paper_training import DEFAULT_MODEL, ROOT, load_features  # noqa: E402
+from paper_partition import add_model_arguments, load_model_and_contexts  # noqa: E402
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "ptb"))
-    parser.add_argument("--model", default=str(DEFAULT_MODEL))
-    parser.add_argument("--n-queries", type=int, default=1000)
-    parser.add_argument("--n-calibration", type=int, default=200, help="skipped, as in paper_partition.py")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--no-write", action="store_true")
+    add_model_arguments(parser)
     args = parser.parse_args(argv)
 
-    with open(args.model, "rb") as f:
-        clf = pickle.load(f)
-    data, _, _ = load_features(args.data, args.seed, max_train=1)
-    X_valid = data["valid"][0]
-    rng = np.random.default_rng(args.seed)  # the selection of paper_partition.py
-    rows = rng.choice(X_valid.shape[0], args.n_queries + args.n_calibration, replace=False)[args.n_calibration :]
-    X = X_valid[rows].astype(np.float64)
+    clf, _, X = load_model_and_contexts(args)  # the evaluation contexts of paper_partition.py
     coef, intercept = clf.coef_.astype(np.float64), clf.intercept_.astype(np.float64)
     context = X @ coef.T
     scores = context + intercept
