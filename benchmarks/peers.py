@@ -19,6 +19,11 @@ import is "not installed". PECOS (libpecos pins numpy<2) runs in its own
 virtual environment under ``~/.cache/sklearn-lsh-bench/pecos-venv``, made on
 first use.
 
+The package's rows: ``"lsh"``, ``"exact"`` and ``"prior"`` (sampled softmax
+with ``--prior-samples`` draws per example from the smoothed training class
+frequencies, no tables). The dominance lines compare "lsh" and "prior"
+with the peers.
+
 Data sets (``--datasets``):
 
 * ``sparse-1e4``, ``sparse-1e5``: ``make_extreme_classification(110_000,
@@ -67,6 +72,7 @@ TOOLS = {
     # name: (label in the table, input kind)
     "lsh": ("sklearn-lsh \"lsh\"", "ours"),
     "exact": ("sklearn-lsh \"exact\"", "ours"),
+    "prior": ("sklearn-lsh \"prior\"", "ours"),
     "logreg": ("sklearn LogisticRegression", "csr"),
     "sgd": ("sklearn SGDClassifier (OvR)", "csr"),
     "plt": ("napkinXC PLT", "csr"),
@@ -80,17 +86,23 @@ TOOLS = {
     "vw-log_multi": ("VW --log_multi", "vw"),
 }
 DATASETS = ("ptb", "sparse-1e4", "sparse-1e5")
+OURS = ("lsh", "exact", "prior")  # the package's rows; the others are peers
 
 
 # ------------------------------------------------------------------ settings
 def settings_for(tool, ds, args):
     """The hyper-parameters of a tool on a data set (a dict, shown in the table)."""
     C, sparse = ds["n_classes"], ds["kind"] == "sparse"
-    if tool in ("lsh", "exact"):
+    if tool in OURS:
         if sparse:  # benchmarks/scaling.py --sparse, "low-rank lsh" / "low-rank exact"
-            return dict(n_components=64, n_tables=16, eta0=0.1, batch_size=128, epochs=args.epochs_sparse)
-        # benchmarks/ptb_language_model.py (dense PPMI features)
-        return dict(eta0=0.1, alpha=1e-6, batch_size=128, n_bits=7, n_tables=16, epochs=args.epochs_ptb)
+            s = dict(n_components=64, n_tables=16, eta0=0.1, batch_size=128, epochs=args.epochs_sparse)
+        else:  # benchmarks/ptb_language_model.py (dense PPMI features)
+            s = dict(eta0=0.1, alpha=1e-6, batch_size=128, n_bits=7, n_tables=16, epochs=args.epochs_ptb)
+        if tool == "prior":  # no tables; a fixed number of draws from the smoothed training frequencies
+            del s["n_tables"]
+            s.pop("n_bits", None)
+            s["n_samples"] = args.prior_samples
+        return s
     if tool == "logreg":
         return dict(solver="lbfgs", max_iter=args.logreg_max_iter, C=1.0)
     if tool == "sgd":
@@ -169,7 +181,7 @@ def worker(task):
     """Runs one tool in this (fresh) process; writes the ranked top-5 labels
     to task["out"] and prints one JSON line."""
     tool, s, files, C = task["tool"], task["settings"], task["files"], task["n_classes"]
-    fn = globals()["run_" + tool.split("-")[0].replace("exact", "ours").replace("lsh", "ours")]
+    fn = globals()["run_ours" if tool in OURS else "run_" + tool.split("-")[0]]
     train_s, predict_s, ranked, extra = fn(task, tool, s, files, C)
     np.save(task["out"], ranked)
     print(json.dumps({"train_s": train_s, "predict_s": predict_s, "peak_mib": peak_rss_mib(), "extra": extra}),
@@ -181,17 +193,15 @@ def run_ours(task, tool, s, files, C):
 
     from sklearn_lsh import LSHSoftmaxClassifier
 
+    params = {k: v for k, v in s.items() if k != "epochs"}
     if task["kind"] == "sparse":
         X, X_test = load_csr(files["csr"], "train_"), load_csr(files["csr"], "test_")
         y = np.load(files["csr"])["y_train"]
-        clf = LSHSoftmaxClassifier(tool, n_components=s["n_components"], n_tables=s["n_tables"], eta0=s["eta0"],
-                                   batch_size=s["batch_size"], random_state=0, n_jobs=1)  # fmt: skip
+        clf = LSHSoftmaxClassifier(tool, **params, random_state=0, n_jobs=1)
     else:
         z = np.load(files["dense"])
         X, y, X_test = z["X_train"], z["y_train"], z["X_test"]
-        clf = LSHSoftmaxClassifier(tool, eta0=s["eta0"], alpha=s["alpha"], batch_size=s["batch_size"],
-                                   n_bits=s["n_bits"], n_tables=s["n_tables"], random_state=0, shuffle=True,
-                                   n_jobs=1)  # fmt: skip
+        clf = LSHSoftmaxClassifier(tool, **params, random_state=0, shuffle=True, n_jobs=1)
     classes = np.arange(C)
     clone(clf).partial_fit(X[:500], y[:500], classes=classes)  # warm-up: numba compilation is not timed
     start = time.perf_counter()
@@ -482,7 +492,7 @@ def prepare_ptb(args, tmp):
 def tool_available(tool):
     """(python executable, None) or (None, reason)."""
     modules = {"logreg": "sklearn", "sgd": "sklearn", "plt": "napkinxc", "hsm": "napkinxc", "omikuji": "omikuji",
-               "lsh": "sklearn_lsh", "exact": "sklearn_lsh"}  # fmt: skip
+               **dict.fromkeys(OURS, "sklearn_lsh")}  # fmt: skip
     if tool == "pecos":
         return pecos_python()
     module = modules.get(tool) or ("fasttext" if tool.startswith("fasttext") else "vowpalwabbit")
@@ -604,6 +614,8 @@ def main(argv=None):
     parser.add_argument("--epochs-ptb", type=int, default=3, help="epochs of sklearn-lsh / SGD on PTB")
     parser.add_argument("--ft-epochs", type=int, default=5, help="fastText epochs")
     parser.add_argument("--ft-lr", type=float, default=0.5, help="fastText learning rate")
+    parser.add_argument("--prior-samples", type=int, default=100,
+                        help='draws per example of sklearn-lsh "prior" (1%% of C at C = 10^4)')
     parser.add_argument("--vw-passes", type=int, default=3)
     parser.add_argument("--vw-weight-gib", type=float, default=4.0, help="VW weight table budget (sets -b)")
     parser.add_argument("--logreg-max-iter", type=int, default=100)
@@ -645,7 +657,7 @@ def main(argv=None):
                                           f"{r['top1']:.3f}", p5, f"{r['peak_mib']:.0f}", s])  # fmt: skip
                 else:
                     state["rows"].append([name, TOOLS[tool][0], r["note"], "", "", "", "", s])
-            state["dominance"].append(dominance_line(name, results))
+            state["dominance"].extend(dominance_lines(name, results))
         done = i + 1 == len(datasets)
         body = report(args, state, time.perf_counter() - t0, done, command_line, machine_description, markdown_table)
         if done:
@@ -691,7 +703,9 @@ def report(args, state, total, done, command_line, machine_description, markdown
         *setting_lines,
         "- sklearn-lsh: the low-rank mode (`n_components=64`, n_bits=None, i.e. ceil(log2 C) - 4) on the sparse "
         "data as `benchmarks/scaling.py --sparse`; the dense model of `benchmarks/ptb_language_model.py` on PTB; "
-        "`partial_fit(X, y, classes=range(C))` per epoch, `predict_topk(X, k=5)` (exact scoring of all classes).",
+        "`partial_fit(X, y, classes=range(C))` per epoch, `predict_topk(X, k=5)` (exact scoring of all classes). "
+        f"\"prior\" is `estimator=\"prior\"` (sampled softmax with {args.prior_samples} draws per example from the "
+        "smoothed training class frequencies, no tables), otherwise as \"lsh\".",
         "- sklearn `SGDClassifier(loss=\"log_loss\")` is one-vs-rest (C independent binary models), not a "
         "softmax; `LogisticRegression` (lbfgs) is multinomial. Their top 5 come from `decision_function`.",
         "- napkinXC and Omikuji are multi-label tools; each row gets a one-element label list. PECOS gets a "
@@ -704,27 +718,35 @@ def report(args, state, total, done, command_line, machine_description, markdown
         "logistic loss and predicts with `--probabilities` (all C probabilities per row, called row by row from "
         "Python), from which the top 5 are taken; `--log_multi` returns one label per row, so its P@5 is n/a.",
         "",
-        "Dominance (peers both faster to train and more accurate, top-1, than sklearn-lsh \"lsh\"):",
+        "Dominance (peers both faster to train and more accurate, top-1, than the package's sampled rows; the "
+        "package's own \"exact\" row is not a peer):",
         "",
         *[f"- {line}" for line in state["dominance"]],
     ])  # fmt: skip
 
 
-def dominance_line(name, results):
-    ours = results.get("lsh")
-    if not ours or ours["status"] != "ok":
-        return f"{name}: sklearn-lsh \"lsh\" has no result, no comparison."
-    better = {t: TOOLS[t][0] + f" ({r['train_s']:.1f} s, {r['top1']:.3f})" for t, r in results.items()
-              if t != "lsh" and r["status"] == "ok" and r["train_s"] < ours["train_s"] and r["top1"] > ours["top1"]}
-    own = better.pop("exact", None)
-    line = f"{name}: sklearn-lsh \"lsh\" trains in {ours['train_s']:.1f} s to top-1 {ours['top1']:.3f}; "
-    if better:
-        line += "dominated by " + ", ".join(better.values()) + "."
-    else:
-        line += "no peer here is both faster to train and more accurate."
-    if own:
-        line += f" (The package's own \"exact\" row is: {own}.)"
-    return line
+def dominance_lines(name, results):
+    """One line per sampled estimator of the package ("lsh", "prior"): the
+    peers (not the package's other rows) that both train faster and reach a
+    higher top-1."""
+    lines = []
+    for mine in ("lsh", "prior"):
+        if mine not in results:
+            continue
+        ours, label = results[mine], TOOLS[mine][0]
+        if ours["status"] != "ok":
+            lines.append(f"{name}: {label} has no result, no comparison.")
+            continue
+        better = [TOOLS[t][0] + f" ({r['train_s']:.1f} s, {r['top1']:.3f})" for t, r in results.items()
+                  if t not in OURS and r["status"] == "ok" and r["train_s"] < ours["train_s"]
+                  and r["top1"] > ours["top1"]]  # fmt: skip
+        line = f"{name}: {label} trains in {ours['train_s']:.1f} s to top-1 {ours['top1']:.3f}; "
+        if better:
+            line += "dominated by " + ", ".join(better) + "."
+        else:
+            line += "no peer here is both faster to train and more accurate."
+        lines.append(line)
+    return lines
 
 
 if __name__ == "__main__":
