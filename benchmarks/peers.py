@@ -40,7 +40,11 @@ Data sets (``--datasets``):
 
 Install the peers with ``pip install -e ".[bench]"``. Run ``python
 benchmarks/peers.py`` (all data sets and tools); ``--quick`` for a smoke run;
-``--no-write`` leaves docs/benchmarks.md alone.
+``--no-write`` leaves docs/benchmarks.md alone. ``--n-components W`` gives
+sklearn-lsh's low-rank model on the sparse data the width W instead of 64
+and writes its own section (``peers_n_components_W``); docs/benchmarks.md
+has runs at 128 and 256 on ``--datasets sparse-1e5`` with the peers that
+finish there.
 """
 
 from __future__ import annotations
@@ -95,7 +99,7 @@ def settings_for(tool, ds, args):
     C, sparse = ds["n_classes"], ds["kind"] == "sparse"
     if tool in OURS:
         if sparse:  # benchmarks/scaling.py --sparse, "low-rank lsh" / "low-rank exact"
-            s = dict(n_components=64, n_tables=16, eta0=0.1, batch_size=128, epochs=args.epochs_sparse)
+            s = dict(n_components=args.n_components, n_tables=16, eta0=0.1, batch_size=128, epochs=args.epochs_sparse)
         else:  # benchmarks/ptb_language_model.py (dense PPMI features)
             s = dict(eta0=0.1, alpha=1e-6, batch_size=128, n_bits=7, n_tables=16, epochs=args.epochs_ptb)
         if tool == "prior":  # no tables; a fixed number of draws from the smoothed training frequencies
@@ -616,6 +620,9 @@ def main(argv=None):
     parser.add_argument("--ft-lr", type=float, default=0.5, help="fastText learning rate")
     parser.add_argument("--prior-samples", type=int, default=100,
                         help='draws per example of sklearn-lsh "prior" (1%% of C at C = 10^4)')
+    parser.add_argument("--n-components", type=int, default=64,
+                        help="width of sklearn-lsh's low-rank model on the sparse data; a width other than 64 writes "
+                             "its own section (peers_n_components_<width>), not the main table")
     parser.add_argument("--vw-passes", type=int, default=3)
     parser.add_argument("--vw-weight-gib", type=float, default=4.0, help="VW weight table budget (sets -b)")
     parser.add_argument("--logreg-max-iter", type=int, default=100)
@@ -664,7 +671,12 @@ def main(argv=None):
             print(body)
             print(f"total {time.perf_counter() - t0:.0f} s", flush=True)
         if not args.no_write:  # after every data set, so an interrupted run leaves what it measured
-            write_section("peers", body)
+            write_section(section_name(args), body)
+
+
+def section_name(args):
+    """The docs section a run writes: the main table, or one per non-default embedding width."""
+    return "peers" if args.n_components == 64 else f"peers_n_components_{args.n_components}"
 
 
 def report(args, state, total, done, command_line, machine_description, markdown_table):
@@ -675,7 +687,8 @@ def report(args, state, total, done, command_line, machine_description, markdown
     status = (f"Total run time {total / 60:.0f} min." if done else
               f"PARTIAL: the run was still going after {total / 60:.0f} min; the data sets finished so far.")
     return "\n".join([
-        "## Peers side by side (issue 7)",
+        "## Peers side by side (issue 7)" if section_name(args) == "peers" else
+        f"## Peers side by side, sklearn-lsh with a wider embedding (n_components={args.n_components}, issue 7)",
         "",
         f"Command: `{command_line()}`  ",
         f"Machine: {machine_description()}; every tool ran on one thread (`OMP_NUM_THREADS=1`, "
@@ -701,7 +714,7 @@ def report(args, state, total, done, command_line, machine_description, markdown
         "Settings (defaults of each tool unless listed):",
         "",
         *setting_lines,
-        "- sklearn-lsh: the low-rank mode (`n_components=64`, n_bits=None, i.e. ceil(log2 C) - 4) on the sparse "
+        f"- sklearn-lsh: the low-rank mode (`n_components={args.n_components}`, n_bits=None, i.e. ceil(log2 C) - 4) on the sparse "
         "data as `benchmarks/scaling.py --sparse`; the dense model of `benchmarks/ptb_language_model.py` on PTB; "
         "`partial_fit(X, y, classes=range(C))` per epoch, `predict_topk(X, k=5)` (exact scoring of all classes). "
         f"\"prior\" is `estimator=\"prior\"` (sampled softmax with {args.prior_samples} draws per example from the "
