@@ -196,7 +196,8 @@ def main(argv=None):
     results = {n: results[n] for n in ESTIMATORS if n in results}
 
     if not args.no_write and not args.quick:
-        RESULTS.write_text(json.dumps({"command": command_line(), "results": results}, indent=1, default=lambda o: o.item()) + "\n")
+        saved = {"command": command_line(), "results": results}
+        RESULTS.write_text(json.dumps(saved, indent=1, default=lambda o: o.item()) + "\n")  # numpy scalars
         plot(results, FIGURE)
     rows = [
         [name, " / ".join(f"{v:.1f}" for v in r["valid"]), f"{r['test']:.1f}", f"{r['epoch_s']:.1f}",
