@@ -14,7 +14,9 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.stats import binom
 
-from ._kernels import _hashing, _retrieval, _scoring
+from ._arrays import pair_scores, row_norms
+from ._kernels import _hashing, _retrieval
+from ._prior import log_prior_inclusion
 
 __all__ = ["LSHIndex", "UnionSample", "DrawSample", "log_inclusion_probability"]
 
@@ -41,6 +43,10 @@ class UnionSample(NamedTuple):
     log_probabilities: np.ndarray
     n_scanned: np.ndarray
     n_floored: int
+    #: d-dimensional inner products spent hashing the queries
+    hash_inner_products: int = 0
+    #: inner products spent scoring classes for their ``P_j`` (and the query norms)
+    score_inner_products: int = 0
 
     @property
     def sizes(self) -> np.ndarray:
@@ -63,6 +69,10 @@ class DrawSample(NamedTuple):
     scores: np.ndarray
     log_probabilities: np.ndarray
     n_floored: int
+    #: d-dimensional inner products spent hashing the queries
+    hash_inner_products: int = 0
+    #: inner products spent scoring the drawn classes (and the query norms)
+    score_inner_products: int = 0
 
 
 def log_inclusion_probability(cosines, n_bits, n_tables, table_design="independent", probe_radius=0):
@@ -198,35 +208,6 @@ def _check_matrix(A, name, *, allow_sparse, n_features=None):
     return A
 
 
-def prior_draw_tables(prior):
-    """``(cumulative prior, log1p(-q))`` of a positive class prior (any
-    scale; ``q`` is it normalised): what :func:`add_prior_draws
-    <sklearn_lsh._kernels._retrieval.add_prior_draws>` and
-    :func:`log_prior_inclusion` take."""
-    prior = np.asarray(prior, dtype=np.float64)
-    return np.cumsum(prior / prior.max()), np.log1p(-prior / prior.sum())
-
-
-def log_prior_inclusion(log1m_prior, classes, n_draws, log_p=None):
-    """Log probability that each class is drawn at least once in ``n_draws``
-    draws from the prior, ``log(1 - (1 - q_j) ** n)``; with ``log_p`` (the
-    union form's ``log P_j``), that it is retrieved or drawn, the two being
-    independent: ``log(1 - (1 - P_j) (1 - q_j) ** n)``."""
-    log_miss = n_draws * log1m_prior[classes]
-    if log_p is not None:
-        with np.errstate(divide="ignore"):
-            log_miss = log_miss + np.log1p(-np.exp(log_p))
-    return np.log(-np.expm1(log_miss))
-
-
-def _row_norms(X):
-    if sp.issparse(X):
-        sq = np.asarray(X.multiply(X).sum(axis=1), dtype=np.float64).ravel()
-    else:
-        sq = np.einsum("ij,ij->i", X, X, dtype=np.float64)
-    return np.sqrt(sq)
-
-
 def _norm_range_maxima(norms, n_ranges):
     """Per class, the largest norm of its norm range (M of the transform).
 
@@ -327,10 +308,9 @@ class LSHIndex:
     build_inner_products_ : int
         d-dimensional inner products spent hashing class vectors (and their
         norms), summed over builds.
-    hash_inner_products_, score_inner_products_ : int
-        Inner products spent hashing queries and scoring retrieved classes.
-    n_queries_ : int
-        Queries answered so far.
+
+    Queries do not change the index (their work is in the sample they
+    return), so one built index can answer queries from several threads.
 
     Examples
     --------
@@ -391,9 +371,6 @@ class LSHIndex:
         self.seed = seed
         self.n_builds_ = 0
         self.build_inner_products_ = 0
-        self.hash_inner_products_ = 0
-        self.score_inner_products_ = 0
-        self.n_queries_ = 0
         self._n_draw_calls = 0
 
     # ------------------------------------------------------------------ build
@@ -432,7 +409,7 @@ class LSHIndex:
         n_tables = self.n_tables
         rng = np.random.default_rng([self.seed, self.n_builds_])
         projections = rng.standard_normal((n_features + 1, self.hash_cost))
-        norms = _row_norms(W)
+        norms = row_norms(W)
         class_scale = _norm_range_maxima(norms, self.n_norm_ranges)
         extra = np.sqrt(np.maximum(0.0, 1.0 - (norms / class_scale) ** 2))
         codes = self._table_codes(self._hash_classes(W, projections, 1.0 / class_scale, extra))
@@ -524,6 +501,7 @@ class LSHIndex:
         return self._hash(X)
 
     def _hash(self, X):
+        """Table codes of validated queries (``hash_cost`` inner products each)."""
         n = X.shape[0]
         ones, zeros = np.ones(n), np.zeros(n)
         bits, groups = self._group_bits, self._n_groups
@@ -531,15 +509,7 @@ class LSHIndex:
             codes = _hashing.hash_csr(X.indptr, X.indices, X.data, self.projections_, bits, groups, ones, zeros)
         else:
             codes = _hashing.hash_dense(X, self.projections_, bits, groups, ones, zeros)
-        self.hash_inner_products_ += n * self.hash_cost
         return self._table_codes(codes)
-
-    def _score_pairs(self, X, indptr, classes):
-        if sp.issparse(X):
-            scores = _scoring.pair_scores_csr(X.indptr, X.indices, X.data, self.vectors_, indptr, classes)
-        else:
-            scores = _scoring.pair_scores_dense(X, self.vectors_, indptr, classes)
-        return scores
 
     def _cosines(self, scores, classes, query_norms):
         denom = self.class_scale_[classes] * query_norms
@@ -560,10 +530,12 @@ class LSHIndex:
             Deduplicated classes per query with their scores and log
             inclusion probabilities ``log P_j``.
         """
-        X = self._check_queries(X)
-        return self._query(X)
+        return self.retrieve_union(self._check_queries(X))
 
-    def _query(self, X):
+    def retrieve_union(self, X) -> UnionSample:
+        """:meth:`query` for queries already validated (package-internal:
+        finite float rows, dense C-contiguous or canonical CSR, of
+        ``n_features`` columns); no checks, no change to the index."""
         codes = self._hash(X)
         if self.table_design == "scan":
             indptr, classes, n_scanned = _retrieval.hamming_candidates(codes, self.class_codes_, self.probe_radius)
@@ -573,26 +545,26 @@ class LSHIndex:
                 1 + self.probe_radius * self.n_bits,
             )
         scores, log_p, n_floored = self._union_log_probabilities(X, indptr, classes)
-        self.score_inner_products_ += X.shape[0]  # the query norms
-        self.n_queries_ += X.shape[0]
-        return UnionSample(indptr, classes, scores, log_p, n_scanned, n_floored)
+        n = X.shape[0]
+        # scored: the classes for their P_j, and the query norms
+        return UnionSample(indptr, classes, scores, log_p, n_scanned, n_floored, n * self.hash_cost,
+                           classes.shape[0] + n)  # fmt: skip
 
     def _union_log_probabilities(self, X, indptr, classes):
         """Scores against the hashed vectors and log P_j (floored) of the
         union form for any (query, class) pairs, retrieved or not: query
         ``i`` with ``classes[indptr[i]:indptr[i + 1]]``. Returns ``(scores,
-        log_p, n_floored)``; the scores are counted as inner products."""
-        scores = self._score_pairs(X, indptr, classes)
-        norms = np.repeat(_row_norms(X), np.diff(indptr))
+        log_p, n_floored)``."""
+        scores = pair_scores(X, self.vectors_, indptr, classes)
+        norms = np.repeat(row_norms(X), np.diff(indptr))
         log_p = log_inclusion_probability(
             self._cosines(scores, classes, norms), self.n_bits, self.n_tables, self.table_design, self.probe_radius
         )
         floored = log_p < _LOG_MIN_PROBABILITY
         np.maximum(log_p, _LOG_MIN_PROBABILITY, out=log_p)
-        self.score_inner_products_ += classes.shape[0]
         return scores, log_p, int(floored.sum())
 
-    def _add_prior_draws(self, X, sample, prior_tables, n_draws, seed, stream_offset):
+    def add_prior_draws(self, X, sample, prior_tables, n_draws, seed, stream_offset) -> UnionSample:
         """``sample`` (the union of queries ``X``) plus ``n_draws`` draws per
         query from a class prior (``prior_tables`` from
         :func:`prior_draw_tables`), deduplicated. Returns a
@@ -600,7 +572,8 @@ class LSHIndex:
         inclusion probabilities of the combined sample,
         ``log(1 - (1 - P_j) (1 - q_j) ** n)``. The ``P_j`` of a drawn class
         that the tables did not retrieve is needed too: it is scored against
-        the hashed vectors like the union's (and counted)."""
+        the hashed vectors like the union's (and counted). Package-internal:
+        ``X`` validated as for :meth:`retrieve_union`."""
         prior_cdf, log1m_prior = prior_tables
         indptr, classes, drawn = _retrieval.add_prior_draws(
             sample.indptr, sample.classes, prior_cdf, n_draws, seed, stream_offset
@@ -612,7 +585,8 @@ class LSHIndex:
         drawn_ptr = np.concatenate([[0], np.cumsum(np.bincount(drawn_rows, minlength=n_queries))]).astype(np.int64)
         scores[drawn], log_p[drawn], n_floored = self._union_log_probabilities(X, drawn_ptr, classes[drawn])
         log_pi = log_prior_inclusion(log1m_prior, classes, n_draws, log_p)
-        return UnionSample(indptr, classes, scores, log_pi, sample.n_scanned, sample.n_floored + n_floored)
+        return UnionSample(indptr, classes, scores, log_pi, sample.n_scanned, sample.n_floored + n_floored,
+                           sample.hash_inner_products, sample.score_inner_products + int(drawn.sum()))  # fmt: skip
 
     def draw(self, X, n_draws: int, *, max_probes: int | None = None, seed=None, stream_offset: int = 0) -> DrawSample:
         """Draw form: per draw, probe random tables until a bucket is non-empty
@@ -644,11 +618,15 @@ class LSHIndex:
         n_draws = _check_positive_int(n_draws, "n_draws", 1)
         max_probes = self.n_tables if max_probes is None else _check_positive_int(max_probes, "max_probes", 1, self.n_tables)
         if seed is None:
+            # The one state a query changes: a counter, so that repeated
+            # unseeded calls draw afresh (and reproducibly from ``seed``).
             seed = int(np.random.default_rng([self.seed, self.n_builds_, self._n_draw_calls, 1]).integers(2**63))
             self._n_draw_calls += 1
-        return self._draw(X, n_draws, max_probes, seed, stream_offset)
+        return self.retrieve_draws(X, n_draws, max_probes, seed, stream_offset)
 
-    def _draw(self, X, n_draws, max_probes, seed, stream_offset):
+    def retrieve_draws(self, X, n_draws, max_probes, seed, stream_offset) -> DrawSample:
+        """:meth:`draw` for validated queries and arguments (package-internal,
+        as :meth:`retrieve_union`); no change to the index."""
         n = X.shape[0]
         codes = self._hash(X)
         classes, sizes, probes = _retrieval.draw_candidates(
@@ -657,17 +635,16 @@ class LSHIndex:
         )
         flat = classes.ravel()
         indptr = np.arange(0, n * n_draws + 1, n_draws, dtype=np.int64)
-        scores = self._score_pairs(X, indptr, flat).reshape(n, n_draws)
-        norms = np.repeat(_row_norms(X)[:, None], n_draws, axis=1)
+        scores = pair_scores(X, self.vectors_, indptr, flat).reshape(n, n_draws)
+        norms = np.repeat(row_norms(X)[:, None], n_draws, axis=1)
         log_p = log_inclusion_probability(
             self._cosines(scores, np.maximum(classes, 0), norms), self.n_bits, probes
         )
         found = classes >= 0
         floored = found & (log_p < _LOG_MIN_PROBABILITY)
         log_p = np.where(found, np.maximum(log_p, _LOG_MIN_PROBABILITY), -np.inf)
-        self.score_inner_products_ += int(found.sum()) + n
-        self.n_queries_ += n
-        return DrawSample(classes, sizes, probes, scores, log_p, int(floored.sum()))
+        return DrawSample(classes, sizes, probes, scores, log_p, int(floored.sum()), n * self.hash_cost,
+                          int(found.sum()) + n)  # fmt: skip
 
     def __repr__(self):
         built = f", n_classes={self.vectors_.shape[0]}" if hasattr(self, "members_") else ""

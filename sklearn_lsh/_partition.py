@@ -14,7 +14,6 @@ from numbers import Integral
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.special import logsumexp
 from sklearn.utils import check_array, check_random_state, gen_batches
 from sklearn.utils._chunking import get_chunk_n_rows
 from sklearn.utils._param_validation import (
@@ -23,10 +22,12 @@ from sklearn.utils._param_validation import (
     validate_parameter_constraints,
     validate_params,
 )
-from sklearn.utils.extmath import safe_sparse_dot
 
-from ._index import LSHIndex, log_prior_inclusion, prior_draw_tables
-from ._kernels import _retrieval, _scoring
+from ._index import LSHIndex
+from ._prior import prior_draw_tables
+from ._rng import CallStreams
+from ._samplers import SAMPLER_NAMES, SAMPLERS, SamplerSettings, make_sampler
+from ._validation import check_class_prior
 
 __all__ = ["estimate_log_partition", "PartitionWork", "EmptySampleWarning", "METHODS"]
 
@@ -35,41 +36,10 @@ class EmptySampleWarning(UserWarning):
     """Some queries retrieved no class, so their estimate of Z is 0 (log Z = -inf)."""
 
 
-#: Default options of each method; an option not listed for a method is an error.
-METHOD_OPTIONS = {
-    "exact": {},
-    # n_tables keeps the textbook meaning (L independent tables) by default;
-    # table_design="pairs" is an explicit opt-in (docs/estimators.md).
-    "lsh": {
-        "n_bits": 10,
-        "n_tables": 12,
-        "n_norm_ranges": 64,
-        "table_design": "independent",
-        "probe_radius": 0,
-        "n_prior_samples": 0,
-        "class_prior": None,
-    },
-    "lsh-draw": {
-        "n_bits": 4,
-        "n_tables": 16,
-        "n_norm_ranges": 64,
-        "table_design": "independent",
-        "n_samples": 100,
-        "max_probes": None,
-    },
-    "uniform": {"n_samples": 100},
-    "prior": {"n_samples": 100, "class_prior": None},
-    "gumbel": {"n_samples": 100},
-    "mips-gumbel": {
-        "n_bits": 10,
-        "n_tables": 12,
-        "n_norm_ranges": 64,
-        "table_design": "independent",
-        "probe_radius": 0,
-        "n_top": 10,
-        "n_samples": 100,
-    },
-}
+#: Default options of each built-in method (from the sampler registry,
+#: ``SAMPLERS[method].partition_options``); an option not listed for a
+#: method is an error.
+METHOD_OPTIONS = {name: dict(cls.partition_options) for name, cls in SAMPLERS.items()}
 METHODS = tuple(METHOD_OPTIONS)
 
 _OPTION_CONSTRAINTS = {
@@ -136,7 +106,7 @@ class PartitionWork:
 
 
 def _check_options(method, options):
-    allowed = METHOD_OPTIONS[method]
+    allowed = SAMPLERS[method].partition_options
     unknown = sorted(set(options) - set(allowed))
     if unknown:
         valid = ", ".join(sorted(allowed)) or "none"
@@ -175,7 +145,7 @@ def _check_options(method, options):
     {
         "W": ["array-like"],
         "X": ["array-like", "sparse matrix"],
-        "method": [StrOptions(set(METHODS))],
+        "method": [StrOptions(SAMPLER_NAMES)],
         "random_state": ["random_state"],
         "return_work": ["boolean"],
     },
@@ -289,16 +259,24 @@ def estimate_log_partition(W, X, method="lsh", *, random_state=None, return_work
         X = np.ascontiguousarray(X)
     W = np.ascontiguousarray(W)
 
-    if params.get("class_prior") is not None or method == "prior" or params.get("n_prior_samples"):
-        params["_prior"] = _prior_tables(params.get("class_prior"), W.shape[0])
+    n_queries, n_classes = X.shape[0], W.shape[0]
+    cls = SAMPLERS[method]
+    n_prior_draws = params.get("n_prior_samples", 0)
+    prior = None
+    if params.get("class_prior") is not None or cls.needs_prior(n_prior_draws):
+        prior = _prior_tables(params.get("class_prior"), n_classes)
+    settings = SamplerSettings(
+        n_classes, n_draws=params.get("n_samples", 1), n_top=params.get("n_top", 10), n_prior_draws=n_prior_draws,
+        prior=prior, max_probes=params.get("max_probes"),
+    )  # fmt: skip
+    sampler = make_sampler(method, settings)
 
     rng = check_random_state(random_state)
     index_seed = int(rng.randint(np.iinfo(np.int32).max))
     sample_seed = int(rng.randint(np.iinfo(np.int32).max))
-    n_queries, n_classes = X.shape[0], W.shape[0]
 
     index = None
-    if "n_bits" in params:
+    if cls.uses_tables:
         index = LSHIndex(
             params["n_bits"],
             params["n_tables"],
@@ -308,16 +286,22 @@ def estimate_log_partition(W, X, method="lsh", *, random_state=None, return_work
             seed=index_seed,
         )
         index.build(W, copy=False)  # W is not changed during the call
-    if method in ("exact", "gumbel"):
-        W = W.astype(np.float64, copy=False)
 
-    row_bytes = 8 * max(n_classes, 4 * (params.get("n_samples", 1) + params.get("n_prior_samples", 0)))
+    row_bytes = 8 * max(n_classes, 4 * (params.get("n_samples", 1) + n_prior_draws))
     chunk_rows = get_chunk_n_rows(row_bytes=row_bytes)
     log_z = np.empty(n_queries, dtype=np.float64)
-    totals = {"score": 0, "sample": 0.0, "empty": 0, "floored": 0, "probes": 0, "scanned": 0}
+    totals = {"hash": 0, "score": 0, "sample": 0, "floored": 0, "probes": 0, "scanned": 0}
     for rows in gen_batches(n_queries, chunk_rows):
         chunk = X[rows]
-        log_z[rows] = _ESTIMATORS[method](W, chunk, index, params, sample_seed, rows.start, totals)
+        streams = CallStreams(sample_seed, rows.start)
+        candidates = sampler.sample(chunk, None, index, streams)
+        log_z[rows], n_scored = sampler.log_partition(W, chunk, candidates, streams)
+        totals["hash"] += candidates.hash_inner_products
+        totals["score"] += candidates.score_inner_products + n_scored
+        totals["sample"] += sampler.sample_size(candidates, chunk.shape[0])
+        totals["floored"] += candidates.n_floored
+        totals["probes"] += candidates.n_probes
+        totals["scanned"] += candidates.n_scanned
 
     n_empty = int(np.isneginf(log_z).sum())
     if n_empty:
@@ -329,14 +313,12 @@ def estimate_log_partition(W, X, method="lsh", *, random_state=None, return_work
         )
     if not return_work:
         return log_z
-    hashing = index.hash_inner_products_ if index is not None else 0
-    score = totals["score"] + (index.score_inner_products_ if index is not None else 0)
     work = PartitionWork(
         method=method,
         n_queries=n_queries,
-        inner_products_per_query=(hashing + score) / n_queries,
-        hash_inner_products_per_query=hashing / n_queries,
-        score_inner_products_per_query=score / n_queries,
+        inner_products_per_query=(totals["hash"] + totals["score"]) / n_queries,
+        hash_inner_products_per_query=totals["hash"] / n_queries,
+        score_inner_products_per_query=totals["score"] / n_queries,
         mean_sample_size=totals["sample"] / n_queries,
         build_inner_products=index.build_inner_products_ if index is not None else 0,
         n_empty=n_empty,
@@ -347,126 +329,8 @@ def estimate_log_partition(W, X, method="lsh", *, random_state=None, return_work
     return log_z, work
 
 
-# ---------------------------------------------------------------- the methods
-# Each takes (W, X_chunk, index, params, seed, offset, totals), returns log Z
-# for the chunk and adds its work to ``totals``. ``offset`` is the global index
-# of the chunk's first query: it selects the random streams.
-
-
-def _all_scores(W, X):
-    return np.asarray(safe_sparse_dot(X, W.T, dense_output=True), dtype=np.float64)
-
-
-def _exact(W, X, index, params, seed, offset, totals):
-    totals["score"] += X.shape[0] * W.shape[0]
-    totals["sample"] += X.shape[0] * W.shape[0]
-    return logsumexp(_all_scores(W, X), axis=1)
-
-
-def _gumbel(W, X, index, params, seed, offset, totals):
-    totals["score"] += X.shape[0] * W.shape[0]
-    totals["sample"] += X.shape[0] * W.shape[0]
-    return _scoring.gumbel_max_log_partition(_all_scores(W, X), params["n_samples"], seed, offset)
-
-
-def _score_pairs(W, X, indptr, classes):
-    if sp.issparse(X):
-        return _scoring.pair_scores_csr(X.indptr, X.indices, X.data, W, indptr, classes)
-    return _scoring.pair_scores_dense(X, W, indptr, classes)
-
-
-def _uniform(W, X, index, params, seed, offset, totals):
-    n, n_samples, n_classes = X.shape[0], params["n_samples"], W.shape[0]
-    classes = _retrieval.uniform_classes(n, n_samples, n_classes, seed, offset).ravel()
-    indptr = np.arange(0, n * n_samples + 1, n_samples, dtype=np.int64)
-    scores = _score_pairs(W, X, indptr, classes)
-    totals["score"] += classes.shape[0]
-    totals["sample"] += classes.shape[0]
-    return np.log(n_classes) - np.log(n_samples) + _scoring.segment_logsumexp(scores, indptr)
-
-
 def _prior_tables(class_prior, n_classes):
-    """Tables of a validated class prior (None: uniform), from
-    :func:`prior_draw_tables`."""
+    """Draw tables of a validated class prior (None: uniform)."""
     if class_prior is None:
         return prior_draw_tables(np.ones(n_classes))
-    prior = check_array(class_prior, ensure_2d=False, dtype=np.float64, input_name="class_prior")
-    if prior.ndim != 1:
-        raise ValueError(f"class_prior must be 1-dimensional, one value per class; got shape {prior.shape}.")
-    if prior.shape[0] != n_classes:
-        raise ValueError(
-            f"class_prior has {prior.shape[0]} entries, but W has {n_classes} classes (rows); they must match."
-        )
-    if not (prior > 0).all():
-        raise ValueError("class_prior must hold positive values: a class that cannot be drawn biases Z.")
-    return prior_draw_tables(prior)
-
-
-def _prior(W, X, index, params, seed, offset, totals):
-    prior_cdf, log1m_prior = params["_prior"]
-    n = params["n_samples"]
-    none = np.zeros(X.shape[0] + 1, dtype=np.int64)
-    indptr, classes, _ = _retrieval.add_prior_draws(none, none[:0], prior_cdf, n, seed, offset)
-    scores = _score_pairs(W, X, indptr, classes)
-    totals["score"] += classes.shape[0]
-    totals["sample"] += classes.shape[0]
-    return _scoring.segment_logsumexp(scores - log_prior_inclusion(log1m_prior, classes, n), indptr)
-
-
-def _lsh_union(W, X, index, params, seed, offset, totals):
-    sample = index._query(X)
-    if params["n_prior_samples"]:
-        sample = index._add_prior_draws(X, sample, params["_prior"], params["n_prior_samples"], seed, offset)
-    totals["sample"] += sample.classes.shape[0]
-    totals["scanned"] += int(sample.n_scanned.sum())
-    totals["floored"] += sample.n_floored
-    return _scoring.segment_logsumexp(sample.scores - sample.log_probabilities, sample.indptr)
-
-
-def _lsh_draw(W, X, index, params, seed, offset, totals):
-    n_samples = params["n_samples"]
-    max_probes = params["max_probes"] or index.n_tables
-    sample = index._draw(X, n_samples, max_probes, seed, offset)
-    found = sample.classes >= 0
-    with np.errstate(invalid="ignore"):
-        values = np.where(
-            found, sample.scores + np.log(np.maximum(sample.bucket_sizes, 1)) - sample.log_probabilities, -np.inf
-        )
-    indptr = np.arange(0, values.size + 1, n_samples, dtype=np.int64)
-    totals["sample"] += int(found.sum())
-    totals["floored"] += sample.n_floored
-    totals["probes"] += int(sample.probes.sum())
-    return _scoring.segment_logsumexp(values.ravel(), indptr) - np.log(n_samples)
-
-
-def _mips_gumbel(W, X, index, params, seed, offset, totals):
-    n_classes, n_samples = W.shape[0], params["n_samples"]
-    sample = index._query(X)
-    top = _scoring.top_k_per_segment(sample.scores, sample.indptr, params["n_top"])
-    log_top = _scoring.segment_logsumexp(np.where(top, sample.scores, -np.inf), sample.indptr)
-    top_indptr = np.concatenate([[0], np.cumsum(top)])[sample.indptr].astype(np.int64)
-    top_counts = np.diff(top_indptr)
-    tail = _retrieval.uniform_classes_excluding(
-        top_indptr, sample.classes[top], n_samples, n_classes, seed, offset
-    ).ravel()
-    tail_indptr = np.arange(0, tail.shape[0] + 1, n_samples, dtype=np.int64)
-    tail_scores = np.where(tail >= 0, _score_pairs(W, X, tail_indptr, tail), -np.inf)
-    n_rest = n_classes - top_counts
-    with np.errstate(divide="ignore"):
-        log_tail = np.log(n_rest) - np.log(n_samples) + _scoring.segment_logsumexp(tail_scores, tail_indptr)
-    totals["score"] += int((tail >= 0).sum())
-    totals["sample"] += sample.classes.shape[0] + int((tail >= 0).sum())
-    totals["scanned"] += int(sample.n_scanned.sum())
-    totals["floored"] += sample.n_floored
-    return np.logaddexp(log_top, log_tail)
-
-
-_ESTIMATORS = {
-    "exact": _exact,
-    "lsh": _lsh_union,
-    "lsh-draw": _lsh_draw,
-    "uniform": _uniform,
-    "prior": _prior,
-    "gumbel": _gumbel,
-    "mips-gumbel": _mips_gumbel,
-}
+    return prior_draw_tables(check_class_prior(class_prior, n_classes, f"W has {n_classes} classes (rows)"))

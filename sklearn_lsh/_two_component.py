@@ -3,37 +3,31 @@ the softmax for a log-linear model (Li et al., 2016; method.md section 6)."""
 
 from __future__ import annotations
 
-import time
-import warnings
+import contextlib
 from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import check_random_state, gen_batches
+from sklearn.base import _fit_context
+from sklearn.utils import gen_batches
 from sklearn.utils._chunking import get_chunk_n_rows
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.extmath import safe_sparse_dot
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._classifier import (
-    _check_dense_output, _check_sample_weight, _label_index, _sample_class_weights, _unique_labels,
-)  # fmt: skip
-from ._index import _row_norms
-from ._kernels import _scoring
-from ._parallel import numba_threads
+from . import _prediction
+from ._base import BaseSoftmaxSGD
 from ._placement import (
     EXACT_MAX_CLASSES, grid_log_proba, grid_shape, label_log_proba_and_gradient, placement_loss, reassign,
 )  # fmt: skip
+from ._validation import check_sample_weight, label_index, sample_class_weights
 
 __all__ = ["TwoComponentSoftmaxClassifier"]
 
 _EPS = 1e-8  # AdaGrad's epsilon, as in the main classifier
 
 
-class TwoComponentSoftmaxClassifier(ClassifierMixin, BaseEstimator):
+class TwoComponentSoftmaxClassifier(BaseSoftmaxSGD):
     """Log-linear classifier with a two-component (row x column) softmax.
 
     The C classes sit in the cells of an R x Q grid (``R = ceil(sqrt(C))``,
@@ -95,6 +89,10 @@ class TwoComponentSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         Stop when ``loss_curve_`` has not improved by ``tol`` for
         ``n_iter_no_change`` epochs. None: run ``max_iter`` epochs.
     n_iter_no_change : int >= 1, default=3
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the training data and monitor its
+        exact log-loss (the re-placement then uses the rest).
+    validation_fraction : float in (0, 1), default=0.1
     shuffle : bool, default=True
         Shuffle the training data before each epoch.
     class_weight : dict, "balanced" or None, default=None
@@ -108,6 +106,10 @@ class TwoComponentSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         shuffling. With an int, two fits give bit-identical weights.
     verbose : int, default=0
         Print a line per epoch when > 0.
+    n_jobs : int or None, default=None
+        Numba threads for the parallel prediction kernels (top-k selection).
+        None means 1, -1 all cores. Training is serial and deterministic;
+        BLAS threading is left to its own settings.
 
     Attributes
     ----------
@@ -133,6 +135,11 @@ class TwoComponentSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         :meth:`partial_fit` calls).
     t_ : int
         Weight updates (minibatch steps) performed so far.
+    class_count_ : ndarray of shape (n_classes,), float64
+        Training labels per class (unweighted), accumulated over
+        :meth:`partial_fit` calls.
+    validation_scores_ : list of float or None
+        Validation log-loss per epoch with ``early_stopping``, else None.
     loss_curve_ : list of float
         Per epoch, the weighted mean over the training examples of their
         exact loss ``-log p(y | x)`` at the step that used them (as for
@@ -182,23 +189,15 @@ class TwoComponentSoftmaxClassifier(ClassifierMixin, BaseEstimator):
     """
 
     _parameter_constraints: dict = {
+        **BaseSoftmaxSGD._parameter_constraints,
         "reassign": [StrOptions({"greedy", "exact"}), None],
-        "eta0": [Interval(Real, 0, None, closed="neither")],
-        "alpha": [Interval(Real, 0, None, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "tol": [Interval(Real, 0, None, closed="left"), None],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
-        "shuffle": ["boolean"],
-        "class_weight": [dict, StrOptions({"balanced"}), None],
-        "warm_start": ["boolean"],
-        "random_state": ["random_state"],
-        "verbose": ["verbose"],
     }
+    _normalised_scores = True  # _score_chunks yields log p(y | x)
 
     def __init__(
         self, reassign="greedy", *, eta0=0.1, alpha=1e-6, batch_size=128, max_iter=5, tol=1e-3, n_iter_no_change=3,
-        shuffle=True, class_weight=None, warm_start=False, random_state=None, verbose=0,
+        early_stopping=False, validation_fraction=0.1, shuffle=True, class_weight=None, warm_start=False,
+        random_state=None, verbose=0, n_jobs=None,
     ):  # fmt: skip
         self.reassign = reassign
         self.eta0 = eta0
@@ -207,126 +206,14 @@ class TwoComponentSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         self.max_iter = max_iter
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
         self.shuffle = shuffle
         self.class_weight = class_weight
         self.warm_start = warm_start
         self.random_state = random_state
         self.verbose = verbose
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = True
-        tags.classifier_tags.multi_class = True
-        tags.classifier_tags.poor_score = True
-        return tags
-
-    # ------------------------------------------------------------------ fit
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
-        """Fit by ``max_iter`` epochs of SGD (fewer with ``tol``), re-placing
-        the classes after every epoch unless ``reassign=None``.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            float32 input is kept as float32 (weights included).
-        y : array-like of shape (n_samples,)
-            Class labels, any hashable values.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weights; a zero weight contributes no gradient.
-
-        Returns
-        -------
-        self : TwoComponentSoftmaxClassifier
-        """
-        state = self._snapshot()
-        try:
-            return self._fit(X, y, sample_weight)
-        except BaseException:
-            self._restore(state)  # the previous model, or none: never a half-trained one
-            raise
-
-    def _fit(self, X, y, sample_weight):
-        X, y = validate_data(self, X, y, accept_sparse="csr", dtype=[np.float64, np.float32], order="C", reset=True)
-        classes = _unique_labels(y, "y")
-        check_classification_targets(y)
-        if classes.shape[0] < 2:
-            raise ValueError(f"This solver needs samples of at least 2 classes in the data, but the data contains "
-                             f"only one class: {classes[0]!r}.")  # fmt: skip
-        if self.reassign == "exact" and classes.shape[0] > EXACT_MAX_CLASSES:
-            raise ValueError(
-                f"reassign='exact' solves a {classes.shape[0]} x {np.prod(grid_shape(classes.shape[0]))} "
-                f"assignment problem; it is limited to {EXACT_MAX_CLASSES} classes. Use reassign='greedy'."
-            )
-        sample_weight = _check_sample_weight(sample_weight, X.shape[0])
-        keep = self.warm_start and self._has_model()
-        if keep and (not np.array_equal(self.classes_, classes) or self._coef.shape != (X.shape[1], self._coef.shape[1])
-                     or self._coef.dtype != X.dtype):  # fmt: skip
-            raise ValueError("warm_start=True needs the same classes, number of features and dtype as the previous "
-                             "fit; set warm_start=False to start over.")  # fmt: skip
-        if keep:
-            self._check_model()
-        else:
-            self._initialize(classes, X.shape[1], X.dtype)
-        self.n_iter_ = 0
-        self.loss_curve_ = []
-        y_index = np.searchsorted(self.classes_, y)
-        weights = sample_weight * _sample_class_weights(self.class_weight, self.classes_, y_index)
-        self._epochs(X, y_index, weights, self.max_iter, self.reassign, monitor=self.tol is not None)
-        return self
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, classes=None, sample_weight=None):
-        """One epoch of SGD over ``(X, y)`` from the current state, without
-        re-placement (see :meth:`update_placement`).
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,)
-        classes : array-like of shape (n_classes,), default=None
-            Every class of the problem. Required on the first call, ignored
-            (must match) afterwards.
-        sample_weight : array-like of shape (n_samples,), default=None
-
-        Returns
-        -------
-        self : TwoComponentSoftmaxClassifier
-        """
-        state = self._snapshot()
-        try:
-            self._partial_fit(X, y, classes, sample_weight)
-        except BaseException:
-            self._restore(state)  # a failed call changes nothing
-            raise
-        return self
-
-    def _partial_fit(self, X, y, classes, sample_weight):
-        first_call = not hasattr(self, "classes_")
-        if first_call:
-            if classes is None:
-                raise ValueError("classes must be passed on the first call to partial_fit.")
-            classes = _unique_labels(np.asarray(classes), "classes")
-            if classes.shape[0] < 2:
-                raise ValueError(f"partial_fit needs at least 2 classes, got {classes.shape[0]}.")
-        elif classes is not None and not np.array_equal(self.classes_, _unique_labels(np.asarray(classes), "classes")):
-            raise ValueError(f"`classes={classes!r}` is not the same as on the first call to partial_fit, "
-                             f"was: {self.classes_!r}.")  # fmt: skip
-        X, y = validate_data(self, X, y, accept_sparse="csr", dtype=[np.float64, np.float32], order="C",
-                             reset=first_call)  # fmt: skip
-        if self.class_weight == "balanced":
-            raise ValueError("class_weight 'balanced' is not supported for partial_fit: pass a dict, or use fit.")
-        y_index = _label_index(y, classes if first_call else self.classes_)
-        sample_weight = _check_sample_weight(sample_weight, X.shape[0])
-        if first_call:
-            self._initialize(classes, X.shape[1], X.dtype)
-            self.n_iter_ = 0
-            self.loss_curve_ = []
-        else:
-            self._check_model()
-            X = X.astype(self._coef.dtype, copy=False)
-        weights = sample_weight * _sample_class_weights(self.class_weight, self.classes_, y_index)
-        self._epochs(X, y_index, weights, 1, None, monitor=False)
+        self.n_jobs = n_jobs
 
     @_fit_context(prefer_skip_nested_validation=True)
     def update_placement(self, X, y, sample_weight=None, *, method=None):
@@ -356,12 +243,12 @@ class TwoComponentSoftmaxClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"method must be 'greedy', 'exact' or None, got {method!r}.")
         if method == "exact" and self.classes_.shape[0] > EXACT_MAX_CLASSES:
             raise ValueError(f"method='exact' is limited to {EXACT_MAX_CLASSES} classes; use 'greedy'.")
-        self._check_model()
+        self._check_model_arrays()
         X, y = validate_data(self, X, y, accept_sparse="csr", dtype=[np.float64, np.float32], order="C", reset=False)
         X = X.astype(self._coef.dtype, copy=False)
-        y_index = _label_index(y, self.classes_)
-        weights = _check_sample_weight(sample_weight, X.shape[0])
-        weights = weights * _sample_class_weights(self.class_weight, self.classes_, y_index)
+        y_index = label_index(y, self.classes_)
+        weights = check_sample_weight(sample_weight, X.shape[0])
+        weights = weights * sample_class_weights(self.class_weight, self.classes_, y_index)
         state = self._snapshot()
         try:
             self._replace(X, y_index, weights, method)
@@ -370,33 +257,31 @@ class TwoComponentSoftmaxClassifier(ClassifierMixin, BaseEstimator):
             raise
         return self
 
-    # ---------------------------------------------------------- internals
-    _STATE = (
-        "classes_", "n_features_in_", "feature_names_in_", "_seed", "_coef", "row_intercept_", "class_intercept_",
-        "placement_", "grid_shape_", "_accumulator", "_bias_accumulator", "t_", "n_iter_", "loss_curve_",
-        "n_moved_", "reassign_history_", "_n_epochs", "_inner_products", "_examples_seen",
-    )  # fmt: skip
-
-    def _snapshot(self):
-        copy = {np.ndarray: np.copy, list: list}
-        return {name: copy.get(type(v), lambda v: v)(v) for name, v in self.__dict__.items() if name in self._STATE}
-
-    def _restore(self, state):
-        for name in self._STATE:
-            self.__dict__.pop(name, None)
-        self.__dict__.update(state)
+    # ------------------------------------------------------- model arrays
+    @property
+    def _model_dtype(self):
+        return self._coef.dtype
 
     def _has_model(self):
         return "_coef" in self.__dict__
 
-    def _initialize(self, classes, n_features, dtype):
-        rng = check_random_state(self.random_state)
-        self._seed = int(rng.randint(np.iinfo(np.int32).max))
-        n_classes = classes.shape[0]
-        self.classes_ = classes
+    def _architecture_mismatch(self, classes, X):
+        if (not np.array_equal(self.classes_, classes) or self._coef.shape != (X.shape[1], self._coef.shape[1])
+                or self._coef.dtype != X.dtype):  # fmt: skip
+            return "classes, number of features and dtype"
+        return None
+
+    def _check_fit_classes(self, classes):
+        if self.reassign == "exact" and classes.shape[0] > EXACT_MAX_CLASSES:
+            raise ValueError(
+                f"reassign='exact' solves a {classes.shape[0]} x {np.prod(grid_shape(classes.shape[0]))} "
+                f"assignment problem; it is limited to {EXACT_MAX_CLASSES} classes. Use reassign='greedy'."
+            )
+
+    def _init_model(self, n_features, dtype, init):
+        n_classes = self.classes_.shape[0]
         self.grid_shape_ = grid_shape(n_classes)
         n_rows, n_cols = self.grid_shape_
-        init = np.random.default_rng([self._seed, 0])
         # Row vectors then column vectors, stored transposed (n_features, R + Q)
         # so that a sparse step updates only the rows of its features.
         self._coef = (init.standard_normal((n_features, n_rows + n_cols)) * (0.01 / np.sqrt(n_features))).astype(dtype)
@@ -405,14 +290,10 @@ class TwoComponentSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         self.placement_ = init.permutation(n_classes).astype(np.int64)  # random cells, the empty ones last
         self._accumulator = np.zeros(n_rows + n_cols)
         self._bias_accumulator = np.zeros(n_classes)
-        self.t_ = 0
-        self._n_epochs = 0
-        self._inner_products = 0.0
-        self._examples_seen = 0
         self.n_moved_ = []
         self.reassign_history_ = []
 
-    def _check_model(self):
+    def _check_model_arrays(self):
         """Shapes and values of the (user-assignable) fitted arrays, checked
         before use; intercepts are brought to the model's dtype."""
         n_classes = self.classes_.shape[0]
@@ -451,9 +332,12 @@ class TwoComponentSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         return float(sum(self.grid_shape_))
 
     @property
-    def inner_products_per_example_(self) -> float:
+    def mean_classes_scored_(self) -> float:
         check_is_fitted(self)
-        return self._inner_products / max(self._examples_seen, 1)
+        return float(sum(self.grid_shape_))
+
+    def _weights_finite(self):
+        return all(np.isfinite(a).all() for a in (self._coef, self.row_intercept_, self.class_intercept_))
 
     def _grid(self):
         """``(row_of, col_of, bias_grid)``: ``bias_grid[r, c]`` is the intercept
@@ -478,60 +362,33 @@ class TwoComponentSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         return Z[:, :n_rows] + self.row_intercept_, Z[:, n_rows:]
 
     # ------------------------------------------------------------ training
-    def _epochs(self, X, y_index, weights, n_epochs, method, monitor):
-        n_samples = X.shape[0]
-        n_largest = min(64, n_samples)
-        largest = np.argpartition(_row_norms(X), n_samples - n_largest)[n_samples - n_largest :]
-        best, no_improvement, converged = np.inf, 0, False
-        for _ in range(n_epochs):
-            start = time.perf_counter()
-            order = np.arange(n_samples)
-            if self.shuffle:
-                order = np.random.default_rng([self._seed, 2, self._n_epochs]).permutation(n_samples)
-            # Per-vector scale of the L2 decay: the true vector j is
-            # scale[j] * _coef[:, j], so that a sparse step touches only the
-            # rows of its features; folded back at the end of the epoch.
-            scale = np.ones(self._coef.shape[1])
-            total = 0.0
-            for batch in gen_batches(n_samples, self.batch_size):
-                rows = order[batch]
-                with np.errstate(over="ignore", invalid="ignore"):  # reported below
-                    step_loss = self._step(X[rows], y_index[rows], weights[rows], scale)
-                if not np.isfinite(step_loss):
-                    self._diverged(f"The training loss became {step_loss}", f"update {self.t_}")
-                total += step_loss
-            self._coef *= scale.astype(self._coef.dtype)
-            self._n_epochs += 1
-            self.n_iter_ += 1
-            loss = total / n_samples
-            if not all(np.isfinite(a).all() for a in (self._coef, self.row_intercept_, self.class_intercept_)):
-                self._diverged("A weight became non-finite", f"epoch {self.n_iter_}")
-            try:
-                self._scores(X[largest])
-            except FloatingPointError:
-                self._diverged(f"The scores overflow {self._coef.dtype}", f"epoch {self.n_iter_}")
-            self.loss_curve_.append(float(loss))
-            if method is not None:
-                self._replace(X, y_index, weights, method)
-            if self.verbose:
-                moved = f", {self.n_moved_[-1]} classes moved" if method is not None else ""
-                print(f"-- Epoch {self.n_iter_}: loss {loss:.4f}{moved}, {time.perf_counter() - start:.2f} s")
-            if monitor:
-                no_improvement = no_improvement + 1 if loss > best - self.tol else 0
-                best = min(best, loss)
-                if no_improvement >= self.n_iter_no_change:
-                    converged = True
-                    break
-        if monitor and not converged:
-            warnings.warn(f"Maximum number of iteration reached ({self.max_iter}) before the loss stopped improving "
-                          f"by tol={self.tol}; consider increasing max_iter.", ConvergenceWarning)  # fmt: skip
+    @contextlib.contextmanager
+    def _training_session(self):
+        # Per-vector scale of the L2 decay during an epoch: the true vector j
+        # is scale[j] * _coef[:, j], so that a sparse step touches only the
+        # rows of its features; folded back at the end of every epoch.
+        self._decay_scale = np.ones(self._coef.shape[1])
+        try:
+            yield
+        finally:
+            del self._decay_scale
 
-    def _diverged(self, what, where):
-        raise FloatingPointError(f"{what} at {where}: the step size is too large for this data. Lower eta0 (now "
-                                 f"{self.eta0}) or scale the features. The model was left as it was before this call.")
+    def _end_epoch(self):
+        self._coef *= self._decay_scale.astype(self._coef.dtype)
+        self._decay_scale = np.ones(self._coef.shape[1])
 
-    def _step(self, Xb, yb, wb, scale):
+    def _after_epoch(self, X, y_index, weights, refit):
+        if not refit or self.reassign is None:
+            return ""
+        self._replace(X, y_index, weights, self.reassign)
+        return f", {self.n_moved_[-1]} classes moved"
+
+    def _step(self, Xb, yb, wb, stream):
         """One AdaGrad step on a minibatch; returns its weighted loss sum."""
+        with np.errstate(over="ignore", invalid="ignore"):  # a non-finite loss is reported by the epoch loop
+            return self._adagrad_step(Xb, yb, wb, self._decay_scale)
+
+    def _adagrad_step(self, Xb, yb, wb, scale):
         row_of, col_of, bias_grid = self._grid()
         n_rows, n_cols = self.grid_shape_
         n, n_features = Xb.shape
@@ -602,103 +459,12 @@ class TwoComponentSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         )  # fmt: skip
 
     # ------------------------------------------------------------ predict
-    def _validate_for_predict(self, X):
-        check_is_fitted(self)
-        self._check_model()
-        X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32], reset=False)
-        return X.astype(self._coef.dtype, copy=False)
-
-    def _log_proba_chunks(self, X):
+    def _score_chunks(self, X):
         """Yield ``(rows, log p(y | x))`` chunks, in the model's dtype, of at
         most ``working_memory``."""
         n_classes, n_cells = self.classes_.shape[0], np.prod(self.grid_shape_)
         bias_grid = self._grid()[2]
-        chunk = get_chunk_n_rows(row_bytes=8 * (n_classes + n_cells + 4 * sum(self.grid_shape_)),
-                                 max_n_rows=X.shape[0])  # fmt: skip
-        for rows in gen_batches(X.shape[0], chunk):
+        row_bytes = 8 * (n_classes + n_cells + 4 * sum(self.grid_shape_))
+        for rows in _prediction.chunk_rows(X.shape[0], row_bytes):
             S, T = self._scores(X[rows])
             yield rows, grid_log_proba(S, T, bias_grid, self.placement_, self.class_intercept_, self._coef.dtype)
-
-    def decision_function(self, X):
-        """Log-probabilities ``log p(y | x)`` (the scores of this model).
-
-        Returns
-        -------
-        scores : ndarray of shape (n_samples, n_classes), or (n_samples,) for two classes
-            With two classes, the scikit-learn binary convention: ``log p(1)
-            - log p(0)``, positive when ``classes_[1]`` is predicted.
-        """
-        out = self.predict_log_proba(X)
-        if out.shape[1] == 2:
-            return out[:, 1] - out[:, 0]
-        return out
-
-    def predict(self, X):
-        """Most probable class per row (in chunks).
-
-        Returns
-        -------
-        labels : ndarray of shape (n_samples,)
-        """
-        X = self._validate_for_predict(X)
-        best = np.empty(X.shape[0], dtype=np.int64)
-        for rows, log_p in self._log_proba_chunks(X):
-            best[rows] = np.argmax(log_p, axis=1)
-        return self.classes_[best]
-
-    def predict_log_proba(self, X):
-        """``log p(y | x)``, columns in the order of ``classes_``.
-
-        Returns
-        -------
-        log_proba : ndarray of shape (n_samples, n_classes)
-        """
-        X = self._validate_for_predict(X)
-        _check_dense_output("predict_log_proba", X.shape[0], self.classes_.shape[0], self._coef.dtype)
-        out = np.empty((X.shape[0], self.classes_.shape[0]), dtype=self._coef.dtype)
-        for rows, log_p in self._log_proba_chunks(X):
-            out[rows] = log_p
-        return out
-
-    def predict_proba(self, X):
-        """``p(y | x)``, columns in the order of ``classes_``; rows sum to 1.
-
-        An output that would not fit in memory raises a MemoryError before
-        any work; :meth:`predict_topk` needs O(n_samples x k) memory.
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, n_classes)
-        """
-        log_proba = self.predict_log_proba(X)
-        return np.exp(log_proba, out=log_proba)
-
-    def predict_topk(self, X, k: int = 5):
-        """The ``k`` most probable classes per row, best first (ties: the
-        lower index of ``classes_``), with their probabilities (every class
-        is scored, in chunks bounded by ``working_memory``).
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-        k : int, default=5
-            Number of classes per row, 1 <= k <= n_classes.
-
-        Returns
-        -------
-        labels : ndarray of shape (n_samples, k)
-            Labels from ``classes_``.
-        proba : ndarray of shape (n_samples, k)
-        """
-        X = self._validate_for_predict(X)
-        n_classes = self.classes_.shape[0]
-        if isinstance(k, bool) or not isinstance(k, Integral) or not 1 <= k <= n_classes:
-            raise ValueError(f"k must be an int in [1, n_classes={n_classes}], got {k!r}.")
-        top = np.empty((X.shape[0], k), dtype=np.int64)
-        proba = np.empty((X.shape[0], k), dtype=np.float64)
-        with numba_threads(None):
-            for rows, log_p in self._log_proba_chunks(X):
-                best = _scoring.top_k_rows(np.ascontiguousarray(log_p), k)
-                top[rows] = best
-                proba[rows] = np.exp(np.take_along_axis(log_p, best, axis=1))
-        return self.classes_[top], proba

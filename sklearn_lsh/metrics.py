@@ -340,9 +340,8 @@ def perplexity(estimator, X, y) -> float:
 
     Computed in row chunks bounded by scikit-learn's ``working_memory``, so it
     never holds an ``(n_samples, n_classes)`` matrix: through the exact
-    chunked scorer of :class:`~sklearn_lsh.LSHSoftmaxClassifier`, or
-    ``predict_log_proba`` on row chunks for any other classifier (e.g.
-    :class:`~sklearn_lsh.TwoComponentSoftmaxClassifier`). Lower is better (a
+    chunked ``predict_log_proba_of`` of the package's classifiers, or
+    ``predict_log_proba`` on row chunks for any other classifier. Lower is better (a
     scorer-style signature; for model selection use ``scoring="neg_log_loss"``
     or a top-k scorer).
 
@@ -368,15 +367,16 @@ def perplexity(estimator, X, y) -> float:
     >>> bool(1.0 < perplexity(clf, X, y) < 2.0)
     True
     """
-    from sklearn.utils import gen_batches
+    from sklearn.utils import _safe_indexing, gen_batches
     from sklearn.utils._chunking import get_chunk_n_rows
+    from sklearn.utils.validation import _num_samples
 
     check_is_fitted(estimator)
     if not hasattr(estimator, "predict_log_proba"):
         raise TypeError(f"perplexity needs a classifier with predict_log_proba, got {type(estimator).__name__}.")
-    if hasattr(estimator, "_validate_for_predict"):
-        X = estimator._validate_for_predict(X)
-    n_rows = X.shape[0]
+    if hasattr(estimator, "predict_log_proba_of"):  # the package's classifiers: log p(y | x) in row chunks
+        return float(np.exp(-np.mean(estimator.predict_log_proba_of(X, y))))
+    n_rows = _num_samples(X)
     y = np.asarray(y)
     if y.ndim != 1 or y.shape[0] != n_rows or y.shape[0] == 0:
         raise ValueError(f"y must have shape ({n_rows},) with at least one row, got {y.shape}.")
@@ -386,11 +386,9 @@ def perplexity(estimator, X, y) -> float:
     unknown = classes[index] != y
     if unknown.any():
         raise ValueError(f"y has labels the model was not trained on: {np.unique(y[unknown])[:5].tolist()!r}.")
-    if hasattr(estimator, "_log_proba_of"):
-        log_p = estimator._log_proba_of(X, index)
-    else:
-        log_p = np.empty(n_rows)
-        chunk = get_chunk_n_rows(row_bytes=16 * classes.shape[0], max_n_rows=n_rows)
-        for rows in gen_batches(n_rows, chunk):
-            log_p[rows] = estimator.predict_log_proba(X[rows])[np.arange(rows.stop - rows.start), index[rows]]
+    log_p = np.empty(n_rows)
+    chunk = get_chunk_n_rows(row_bytes=16 * classes.shape[0], max_n_rows=n_rows)
+    for rows in gen_batches(n_rows, chunk):
+        log_proba = estimator.predict_log_proba(_safe_indexing(X, rows))
+        log_p[rows] = log_proba[np.arange(rows.stop - rows.start), index[rows]]
     return float(np.exp(-np.mean(log_p)))

@@ -301,45 +301,6 @@ def test_n_jobs_restores_numba_threads(data):
     assert numba.get_num_threads() == before
 
 
-@pytest.mark.parametrize(
-    "estimator, extra",
-    [("lsh", {}), ("lsh-draw", {}), ("mips-gumbel", {}),
-     # Few retrieved classes, so that most of Z_hat comes through the prior draws.
-     ("lsh", {"n_prior_samples": 10, "n_bits": 3, "n_tables": 2}),
-     ("lsh", {"n_prior_samples": 2, "class_prior": [5.0, 1.0, 1.0, 1.0, 0.5, 0.5]}),
-     ("prior", {"n_samples": 3}), ("prior", {"n_samples": 2, "class_prior": [5.0, 1.0, 1.0, 1.0, 0.5, 0.5]})],
-)
-def test_step_candidates_estimate_z_without_bias(data, estimator, extra):
-    # Z_hat = f_y + sum_j f_j exp(log_weight_j) over a step's candidates is
-    # unbiased for Z over fresh tables (rebuild_interval=1: every call builds
-    # new projections) and fresh draws; the mean over 600 steps must lie
-    # within 4 standard errors of the exact Z for every example.
-    X, y = data
-    # Few bits and many draws, so that no sample is empty: the uniform
-    # fallback for empty samples (n_empty_samples_) is a documented bias.
-    params = {"n_bits": 1, "n_tables": 4, "n_samples": 8, "n_top": 2, "rebuild_interval": 1, **extra}
-    clf = _fit(X, y, estimator=estimator, **params)
-    Xb, yb = X[:8], np.searchsorted(clf.classes_, y[:8])
-    n_empty = clf.n_empty_samples_
-    scores = Xb @ clf.coef_.T + clf.intercept_
-    Z = np.exp(scores).sum(axis=1)
-    estimates = []
-    for stream in range(600):
-        if estimator == "prior":
-            indptr, classes, log_weight = clf._prior_negatives(8, stream)
-        else:
-            indptr, classes, log_weight = clf._lsh_candidates(Xb, yb, stream)
-        row = np.repeat(np.arange(8), np.diff(indptr))
-        not_label = classes != yb[row]
-        terms = np.where(not_label, np.exp(scores[row, classes] + log_weight), 0.0)
-        estimates.append(np.exp(scores[np.arange(8), yb]) + np.bincount(row, terms, minlength=8))
-    estimates = np.array(estimates)
-    se = estimates.std(axis=0, ddof=1) / np.sqrt(estimates.shape[0])
-    assert np.all(np.abs(estimates.mean(axis=0) - Z) < 4 * se + 1e-9 * Z)
-    assert np.all(se > 0)  # the estimate does vary: the test has power
-    assert clf.n_empty_samples_ == n_empty
-
-
 def test_prior_draws_learn_fill_empty_samples_and_are_counted(data):
     X, y = data
     # 6 bits and 2 tables over 6 classes: most unions hold nothing but the label.

@@ -189,11 +189,13 @@ def _index_digest():
         sample = index.query(X)
         arrays += [index.hash(X), sample.indptr, sample.classes, sample.scores, sample.log_probabilities,
                    index.members_, index.bucket_keys_]  # fmt: skip
+        # the work of hash(X), the query and the draw
+        hashed, scored = X.shape[0] * index.hash_cost + sample.hash_inner_products, sample.score_inner_products
         if design != "scan":
             draw = index.draw(X, 7, seed=5)
             arrays += [draw.classes, draw.bucket_sizes, draw.probes, draw.scores, draw.log_probabilities]
-        arrays.append(np.asarray([index.build_inner_products_, index.hash_inner_products_,
-                                  index.score_inner_products_], dtype=np.int64))  # fmt: skip
+            hashed, scored = hashed + draw.hash_inner_products, scored + draw.score_inner_products
+        arrays.append(np.asarray([index.build_inner_products_, hashed, scored], dtype=np.int64))
     return _digest(*arrays)
 
 

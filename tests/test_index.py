@@ -112,7 +112,8 @@ def test_pairs_design_hashes_fewer_projections(problem):
     groups = reference.simhash_codes(X, index.projections_, 4, 5)
     first, second = np.triu_indices(5, k=1)
     np.testing.assert_array_equal(codes, groups[:, first] | (groups[:, second] << 4))
-    assert index.query(X).classes.size > 0 and index.hash_inner_products_ == 30 * 20 * 2
+    sample = index.query(X)
+    assert sample.classes.size > 0 and sample.hash_inner_products == 30 * 20
 
 
 def test_norm_ranges_use_each_ranges_maximum():
@@ -150,9 +151,11 @@ def test_rebuild_draws_fresh_projections_and_counts_work(problem):
     assert index.n_builds_ == 1 and index.build_inner_products_ == 400 * (4 * 3 + 1)
     index.rebuild()
     assert index.n_builds_ == 2 and not np.array_equal(first, index.projections_)
+    state = {name: getattr(index, name) for name in vars(index)}
     sample = index.query(X)
-    assert index.hash_inner_products_ == 30 * 12
-    assert index.score_inner_products_ == sample.classes.shape[0] + 30
+    assert sample.hash_inner_products == 30 * 12
+    assert sample.score_inner_products == sample.classes.shape[0] + 30
+    assert all(getattr(index, name) is value for name, value in state.items())  # a query changes nothing
     again = LSHIndex(n_bits=4, n_tables=3, seed=4).build(W)
     np.testing.assert_array_equal(again.projections_, first)  # same seed, same first build
 

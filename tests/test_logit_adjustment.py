@@ -119,9 +119,9 @@ def test_loss_form_predicts_with_the_raw_scores(data):
     [
         ({"logit_adjustment": -1.0}, ValueError, "logit_adjustment"),
         ({"logit_adjustment_form": "both"}, ValueError, "logit_adjustment_form"),
-        ({"logit_adjustment": 1.0, "class_prior": [0.5, 0.5]}, ValueError, "one entry per class"),
-        ({"logit_adjustment": 1.0, "class_prior": np.zeros(40)}, ValueError, "positive finite"),
-        ({"logit_adjustment": 1.0, "class_prior": np.full(40, np.nan)}, ValueError, "positive finite"),
+        ({"logit_adjustment": 1.0, "class_prior": [0.5, 0.5]}, ValueError, "class_prior has 2 entries, but the model has 40 classes"),
+        ({"logit_adjustment": 1.0, "class_prior": np.zeros(40)}, ValueError, "positive values"),
+        ({"logit_adjustment": 1.0, "class_prior": np.full(40, np.nan)}, ValueError, "class_prior contains NaN"),
     ],
 )
 def test_bad_logit_adjustment_parameters(data, params, error, match):

@@ -9,7 +9,7 @@ import pytest
 from sklearn.exceptions import NotFittedError
 
 from sklearn_lsh import EmptySampleWarning, LSHSoftmaxClassifier, estimate_log_partition
-from sklearn_lsh import _classifier
+from sklearn_lsh import _validation
 from sklearn_lsh.datasets import make_extreme_classification
 
 
@@ -138,28 +138,6 @@ def test_degenerate_tables_are_noticed_and_handled(start):
     assert model.score(X, y) > 0.5 * fresh_score
 
 
-def test_uniform_negatives_fill_exactly_the_empty_samples():
-    model = LSHSoftmaxClassifier(n_samples=3, random_state=0)
-    model.classes_ = np.arange(10)
-    model._seed = 7
-    model.n_empty_samples_ = 0
-    y = np.array([4, 1, 2, 9])
-    # rows: {4 (its label), 5}, {1 (only the label)}, {}, {0, 3}
-    indptr = np.array([0, 2, 3, 3, 5])
-    classes = np.array([4, 5, 1, 0, 3])
-    log_weight = np.array([0.1, 0.2, 0.3, 0.4, 0.5])
-    new_indptr, new_classes, new_log_weight = model._negatives_where_empty(y, indptr, classes, log_weight, 100)
-    assert model.n_empty_samples_ == 2
-    np.testing.assert_array_equal(np.diff(new_indptr), [2, 3, 3, 2])
-    np.testing.assert_array_equal(new_classes[:2], [4, 5])
-    np.testing.assert_array_equal(new_classes[8:], [0, 3])
-    np.testing.assert_array_equal(new_log_weight[[0, 1, 8, 9]], [0.1, 0.2, 0.4, 0.5])
-    for row, label in ((1, 1), (2, 2)):
-        drawn = new_classes[new_indptr[row] : new_indptr[row + 1]]
-        assert ((drawn >= 0) & (drawn < 10) & (drawn != label)).all()
-        np.testing.assert_allclose(new_log_weight[new_indptr[row] : new_indptr[row + 1]], np.log(9 / 3))
-
-
 @pytest.mark.parametrize("method", ["lsh", "lsh-draw", "uniform", "gumbel", "mips-gumbel", "exact"])
 @pytest.mark.parametrize("W_kind", ["zeros", "identical", "huge"])
 def test_partition_estimates_are_never_nan(method, W_kind):
@@ -186,7 +164,7 @@ def test_partition_estimates_are_never_nan(method, W_kind):
 def test_outputs_too_large_for_memory_raise_and_point_to_predict_topk(monkeypatch, method):
     X, y = _data()
     model = LSHSoftmaxClassifier(max_iter=1, random_state=0).fit(X, y)
-    monkeypatch.setattr(_classifier, "_available_memory", lambda: 1000)
+    monkeypatch.setattr(_validation, "available_memory", lambda: 1000)
     with pytest.raises(MemoryError, match=rf"{method} would return an array of 600 x 12 .*predict_topk\(X, k\)"):
         getattr(model, method)(X)
     # the bounded-memory paths still work
@@ -195,7 +173,7 @@ def test_outputs_too_large_for_memory_raise_and_point_to_predict_topk(monkeypatc
 
 
 def test_available_memory_is_a_positive_number_here():
-    available = _classifier._available_memory()
+    available = _validation.available_memory()
     assert available is None or available > 0
 
 

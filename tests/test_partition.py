@@ -90,9 +90,7 @@ def _z_scores(estimates, truth):
     return np.abs(mean - truth) / se
 
 
-@pytest.mark.parametrize(
-    "method, options",
-    [
+UNBIASED_CASES = [
         ("lsh", {"n_bits": 6, "n_tables": 4, "n_norm_ranges": 1}),
         ("lsh", {"n_bits": 4, "n_tables": 2, "n_norm_ranges": 8}),
         ("lsh", {"n_bits": 6, "n_tables": 6, "n_norm_ranges": 8, "table_design": "pairs"}),
@@ -109,8 +107,10 @@ def _z_scores(estimates, truth):
         ("lsh", {"n_bits": 8, "n_tables": 2, "n_norm_ranges": 8, "n_prior_samples": 10,
                  "class_prior": np.linspace(0.1, 3.0, 500)}),
         ("lsh", {"n_bits": 16, "n_tables": 1, "table_design": "scan", "probe_radius": 4, "n_prior_samples": 5}),
-    ],
-)
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("method, options", UNBIASED_CASES)
 def test_z_estimate_is_unbiased_over_independent_rebuilds(small_problem, method, options):
     # Unbiasedness holds over the random hash functions (pitfall 8): every
     # trial builds its tables from fresh projections (a new random_state).

@@ -375,10 +375,10 @@ def test_warm_start_continues(data):
 
 
 def test_dense_output_that_cannot_fit_raises_before_work(data, fitted, monkeypatch):
-    from sklearn_lsh import _classifier
+    from sklearn_lsh import _validation
 
     X, _ = data
-    monkeypatch.setattr(_classifier, "_available_memory", lambda: 1000)  # bytes
+    monkeypatch.setattr(_validation, "available_memory", lambda: 1000)  # bytes
     for method in (fitted.predict_proba, fitted.predict_log_proba, fitted.decision_function):
         with pytest.raises(MemoryError, match="predict_topk"):
             method(X)
