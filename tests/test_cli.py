@@ -13,7 +13,8 @@ import scipy.sparse as sp
 from sklearn.datasets import load_svmlight_file
 
 from sklearn_lsh import LSHSoftmaxClassifier
-from sklearn_lsh._cli import build_parser, main, read_data_file
+from sklearn_lsh._cli import build_parser, main
+from sklearn_lsh.datasets import load_data_file
 from sklearn_lsh.metrics import ndcg_at_k, perplexity, precision_at_k
 
 SECTOR = Path(__file__).resolve().parents[2] / "shared" / "data" / "sector-partial"
@@ -169,9 +170,9 @@ def test_xc_and_npz_formats_round_trip(tmp_path, capsys):
     sp.save_npz(sparse, X)
     with np.load(sparse) as data:
         np.savez(sparse, **dict(data), y=y)
-    X_xc, y_xc = read_data_file(xc)
-    X_d, y_d = read_data_file(dense)
-    X_s, y_s = read_data_file(sparse)
+    X_xc, y_xc = load_data_file(xc)
+    X_d, y_d = load_data_file(dense)
+    X_s, y_s = load_data_file(sparse)
     np.testing.assert_allclose(X_xc.toarray(), X.toarray(), rtol=1e-5)
     np.testing.assert_array_equal(X_d, X.toarray())
     assert (X_s != X).nnz == 0 and y_xc.tolist() == y.tolist() == y_s.tolist() and y_d[0] == f"c{y[0]}"
