@@ -20,6 +20,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from sklearn.utils._param_validation import StrOptions
 
 from ._classifier import LSHSoftmaxClassifier
 from ._partition import METHOD_OPTIONS, EmptySampleWarning, estimate_log_partition
@@ -371,6 +372,15 @@ def _add_data_options(p, what):
                    help="svmlight feature indices start at 0 (default: 1, as in libsvm); must match training")
 
 
+def _str_options(param):
+    """The string values of an ``LSHSoftmaxClassifier`` parameter, read from its
+    constraints: the default first, then the others in sorted order."""
+    default = inspect.signature(LSHSoftmaxClassifier).parameters[param].default
+    constraints = LSHSoftmaxClassifier._parameter_constraints[param]
+    options = set().union(*(c.options - c.deprecated for c in constraints if isinstance(c, StrOptions)))
+    return [default, *sorted(options - {default})]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
@@ -409,8 +419,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_data_options(train, "training")
     train.add_argument("-o", "--output", required=True, help="model file to write (e.g. model.joblib)")
-    train.add_argument("--estimator", choices=("lsh", "exact", "uniform", "prior", "lsh-draw", "mips-gumbel"), default="lsh",
-                       help="partition-function estimator of the training steps (default: lsh)")
+    estimators = _str_options("estimator")
+    train.add_argument("--estimator", choices=estimators, default=estimators[0],
+                       help=f"partition-function estimator of the training steps (default: {estimators[0]})")
     train.add_argument("--epochs", type=_positive_int, default=5, help="passes over the data (default: 5)")
     train.add_argument("--n-bits", type=_positive_int, default=None,
                        help="bits per hash table (default: ceil(log2 C) - 4)")
@@ -424,9 +435,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--logit-adjustment", type=_nonnegative_float, default=0.0, metavar="TAU",
                        help="long-tail logit adjustment strength tau, priors from the training labels "
                        "(default: 0, off)")
-    train.add_argument("--logit-adjustment-form", choices=("loss", "post-hoc"), default="loss",
+    forms = _str_options("logit_adjustment_form")
+    train.add_argument("--logit-adjustment-form", choices=forms, default=forms[0],
                        help="train on s_j + tau log pi_j ('loss') or predict with s_j - tau log pi_j "
-                       "('post-hoc'; default: loss)")
+                       f"('post-hoc'; default: {forms[0]})")
     train.add_argument("--n-samples", type=_positive_int, default=None,
                        help="draws per example of the 'uniform', 'prior', 'lsh-draw' and 'mips-gumbel' estimators "
                        "(default: 1%% of the classes)")
