@@ -1,7 +1,8 @@
 """Command line of sklearn-lsh (``sklearn-lsh`` or ``python -m sklearn_lsh``).
 
 Commands: ``demo`` (the default), ``train``, ``predict``, ``evaluate`` and
-``partition``. Data files are read by :func:`read_data_file`; models are
+``partition``. Data files are read by
+:func:`sklearn_lsh.datasets.load_data_file`; models are
 saved with joblib, atomically, and never over an existing file unless
 ``--force`` is given.
 """
@@ -9,6 +10,7 @@ saved with joblib, atomically, and never over an existing file unless
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import sys
@@ -18,13 +20,14 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-import scipy.sparse as sp
+from sklearn.utils._param_validation import StrOptions
 
+from ._classifier import LSHSoftmaxClassifier
 from ._partition import METHOD_OPTIONS, EmptySampleWarning, estimate_log_partition
-from .datasets import make_partition_problem
+from .datasets import load_data_file, make_partition_problem
+from .datasets._files import DATA_FILE_FORMATS, DATA_FILE_SUFFIXES
 
 PROG = "sklearn-lsh"
-FORMATS = ("auto", "svmlight", "xc", "npz")
 
 
 class CommandError(Exception):
@@ -32,120 +35,25 @@ class CommandError(Exception):
 
 
 # ---------------------------------------------------------------- data files
-def _sniff_format(path: Path) -> str:
-    if path.suffix == ".npz":
-        return "npz"
-    with open(path, "rb") as f:
-        first = f.readline().split()
-    # The repository's header: three integers and nothing else.
-    return "xc" if len(first) == 3 and all(field.isdigit() for field in first) else "svmlight"
+# Advice on errors of load_data_file, keyed by what its readers say.
+_HINTS = {
+    "Invalid index 0 in SVMlight/LibSVM": " Its feature indices start at 0: pass --zero-based.",
+    "do not have exactly one label": " The command line trains multiclass models, one label per row.",
+}
 
 
-def _integral_labels(y):
-    """svmlight labels are parsed as floats: 94.0 -> 94 when all are integers."""
-    if y.dtype.kind == "f" and np.isfinite(y).all() and (y == np.round(y)).all():
-        return y.astype(np.int64)
-    return y
-
-
-def read_data_file(path, file_format: str = "auto", *, n_features=None, zero_based: bool = False):
-    """Read ``(X, y)`` from a data file for the command line.
-
-    Parameters
-    ----------
-    path : str or Path
-    file_format : {"auto", "svmlight", "xc", "npz"}, default="auto"
-        "svmlight": libsvm/svmlight text (``label idx:val ...``; indices
-        1-based unless ``zero_based``). "xc": the Extreme Classification
-        Repository's format (a header ``n_samples n_features n_labels``,
-        0-based indices, one label per row). "npz": ``numpy.savez`` with
-        arrays ``X`` and ``y``, or a ``scipy.sparse.save_npz`` file with an
-        extra array ``y``. "auto": "npz" by extension, "xc" when the first
-        line is three integers, else "svmlight".
-    n_features : int, default=None
-        Width of the returned sparse ``X`` (a model's ``n_features_in_``):
-        a narrower file is padded with empty columns, and the non-zeros of
-        a wider one past this width (features unseen in training) are
-        dropped with a note on stderr. A dense ``X`` must match it.
-    zero_based : bool, default=False
-        For svmlight files: whether feature indices start at 0 (the libsvm
-        format itself is 1-based).
-
-    Returns
-    -------
-    X : ndarray or csr_matrix
-    y : ndarray
-    """
-    from sklearn.datasets import load_svmlight_file
-
-    from .datasets import load_xc_repo_file
-
-    path = Path(path)
-    if not path.is_file():
-        raise CommandError(f"No such data file: {str(path)!r}.")
-    fmt = _sniff_format(path) if file_format == "auto" else file_format
-    try:
-        if fmt == "npz":
-            with np.load(path, allow_pickle=False) as data:
-                keys = set(data.files)
-                if "y" not in keys:
-                    raise ValueError(f"it has no array 'y' (arrays: {sorted(keys)})")
-                y = data["y"]
-                if "X" in keys:
-                    X = data["X"]
-                elif {"format", "shape", "data", "indices", "indptr"} <= keys:
-                    fmt_name = data["format"].item()
-                    fmt_name = fmt_name.decode() if isinstance(fmt_name, bytes) else fmt_name
-                    if fmt_name not in ("csr", "csc"):
-                        raise ValueError(f"its sparse matrix is {fmt_name!r}, expected 'csr' or 'csc'")
-                    cls = sp.csr_matrix if fmt_name == "csr" else sp.csc_matrix
-                    X = cls((data["data"], data["indices"], data["indptr"]), shape=tuple(data["shape"])).tocsr()
-                else:
-                    raise ValueError(
-                        "it holds neither an array 'X' (numpy.savez(path, X=X, y=y)) nor a scipy.sparse.save_npz "
-                        f"matrix (arrays: {sorted(keys)})"
-                    )
-            if n_features is not None and not sp.issparse(X) and X.ndim == 2 and X.shape[1] != n_features:
-                raise ValueError(f"X has {X.shape[1]} features, the model {n_features}")
-        elif fmt == "xc":
-            X, y = load_xc_repo_file(path)
-        else:
-            X, y = load_svmlight_file(str(path), dtype=np.float32, zero_based=zero_based)
-            y = _integral_labels(y)
-    except CommandError:
-        raise
-    except (ValueError, OSError, KeyError, EOFError) as exc:
-        hint = ""
-        if fmt == "svmlight" and "index 0" in str(exc):
-            hint = " Its feature indices start at 0: pass --zero-based."
-        elif fmt == "xc" and "exactly one label" in str(exc):
-            hint = " The command line trains multiclass models, one label per row."
-        raise CommandError(f"Cannot read {str(path)!r} as {fmt}: {exc}.{hint}") from exc
-    if X.shape[0] == 0:
-        raise CommandError(f"{str(path)!r} holds no samples.")
-    if n_features is not None and sp.issparse(X) and X.shape[1] != n_features:
-        X = _to_width(X, n_features, path)
-    if y.ndim != 1 or y.shape[0] != X.shape[0]:
-        raise CommandError(f"{str(path)!r}: y must have one label per row of X, got {y.shape} for {X.shape[0]} rows.")
+def _read_data(args, n_features=None):
+    """``load_data_file`` for a command: errors as ``CommandError``, warnings as notes on stderr."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        try:
+            X, y = load_data_file(args.data, args.format, n_features=n_features, zero_based=args.zero_based)
+        except (OSError, ValueError) as exc:
+            hint = next((text for phrase, text in _HINTS.items() if phrase in str(exc)), "")
+            raise CommandError(f"{exc}{hint}") from exc
+    for warning in caught:
+        print(f"note: {warning.message}", file=sys.stderr)
     return X, y
-
-
-def _to_width(X, n_features, path):
-    """Sparse text rows at the model's width. The width of a text file is its
-    largest feature index, which is incidental: columns past the model's are
-    features never seen in training (zero weight), so they are dropped, with
-    a note on stderr saying how many non-zeros that was."""
-    X = X.tocsr()
-    if X.shape[1] > n_features:
-        outside = X.indices >= n_features
-        if outside.any():
-            print(
-                f"note: {int(outside.sum())} non-zeros of {str(path)!r} are in features {n_features} and above, "
-                f"which the model (n_features_in_={n_features}) never saw in training; they are ignored.",
-                file=sys.stderr,
-            )
-        X = X[:, :n_features]
-    return sp.csr_matrix((X.data, X.indices, X.indptr), shape=(X.shape[0], n_features))
 
 
 # --------------------------------------------------------------- models on disk
@@ -170,8 +78,6 @@ def _atomic_write(path: Path, force: bool, write) -> None:
 def _load_model(path):
     import joblib
     from sklearn.utils.validation import check_is_fitted
-
-    from ._classifier import LSHSoftmaxClassifier
 
     path = Path(path)
     if not path.is_file():
@@ -223,7 +129,6 @@ def _table(rows, header):
 
 # ----------------------------------------------------------------------- demo
 def _demo(args) -> int:
-    from ._classifier import LSHSoftmaxClassifier
     from .datasets import make_extreme_classification
     from .metrics import precision_at_k
 
@@ -274,12 +179,10 @@ def _demo(args) -> int:
 def _train_command(args) -> int:
     import joblib
 
-    from ._classifier import LSHSoftmaxClassifier
-
     output = Path(args.output)
     if output.exists() and not args.force:  # fail before reading and training, not after
         raise CommandError(f"{str(output)!r} exists; pass --force to overwrite it.")
-    X, y = read_data_file(args.data, args.format, zero_based=args.zero_based)
+    X, y = _read_data(args)
     if np.unique(y).shape[0] < 2:
         raise CommandError(f"{args.data!r} holds a single class; a classifier needs at least 2.")
     params = {
@@ -306,7 +209,7 @@ def _train_command(args) -> int:
 # -------------------------------------------------------------------- predict
 def _predict_command(args) -> int:
     model = _load_model(args.model)
-    X, _ = read_data_file(args.data, args.format, n_features=model.n_features_in_, zero_based=args.zero_based)
+    X, _ = _read_data(args, model.n_features_in_)
     k = min(args.k, model.classes_.shape[0])
     try:
         labels, proba = model.predict_topk(X, k=k, retrieval=args.retrieval)
@@ -336,7 +239,7 @@ def _evaluate_command(args) -> int:
     from .metrics import ndcg_at_k, perplexity, precision_at_k
 
     model = _load_model(args.model)
-    X, y = read_data_file(args.data, args.format, n_features=model.n_features_in_, zero_based=args.zero_based)
+    X, y = _read_data(args, model.n_features_in_)
     ks = sorted(set(args.k))
     if ks[0] < 1:
         raise CommandError(f"-k values must be at least 1, got {ks[0]}.")
@@ -457,13 +360,25 @@ def _nonnegative_float(text):
 
 
 def _add_data_options(p, what):
-    p.add_argument("data", help=f"{what} file: svmlight/libsvm text, Extreme Classification Repository text, or .npz")
-    p.add_argument("--format", choices=FORMATS, default="auto",
-                   help="data file format (default: auto: .npz by extension; 'xc' when the first line is the "
-                   "repository's header 'n_samples n_features n_labels'; else svmlight). An .npz holds arrays "
-                   "X and y (numpy.savez), or a scipy.sparse.save_npz matrix plus an array y")  # fmt: skip
+    # Each reader's docstring summary describes its format.
+    formats = "; ".join(f"{name}: {inspect.getdoc(read).splitlines()[0].rstrip('.')}"
+                        for name, read in DATA_FILE_FORMATS.items())  # fmt: skip
+    by_suffix = "; ".join(f"{name} for {suffix} files" for suffix, name in DATA_FILE_SUFFIXES.items())
+    p.add_argument("data", help=f"{what} file ({', '.join(DATA_FILE_FORMATS)}: see --format)")
+    p.add_argument("--format", choices=("auto", *DATA_FILE_FORMATS), default="auto",
+                   help=f"data file format: {formats} (default: auto: {by_suffix}; else xc when the first line "
+                   "is the repository's header; else svmlight)")  # fmt: skip
     p.add_argument("--zero-based", action="store_true",
                    help="svmlight feature indices start at 0 (default: 1, as in libsvm); must match training")
+
+
+def _str_options(param):
+    """The string values of an ``LSHSoftmaxClassifier`` parameter, read from its
+    constraints: the default first, then the others in sorted order."""
+    default = inspect.signature(LSHSoftmaxClassifier).parameters[param].default
+    constraints = LSHSoftmaxClassifier._parameter_constraints[param]
+    options = set().union(*(c.options - c.deprecated for c in constraints if isinstance(c, StrOptions)))
+    return [default, *sorted(options - {default})]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -504,8 +419,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_data_options(train, "training")
     train.add_argument("-o", "--output", required=True, help="model file to write (e.g. model.joblib)")
-    train.add_argument("--estimator", choices=("lsh", "exact", "uniform", "prior", "lsh-draw", "mips-gumbel"), default="lsh",
-                       help="partition-function estimator of the training steps (default: lsh)")
+    estimators = _str_options("estimator")
+    train.add_argument("--estimator", choices=estimators, default=estimators[0],
+                       help=f"partition-function estimator of the training steps (default: {estimators[0]})")
     train.add_argument("--epochs", type=_positive_int, default=5, help="passes over the data (default: 5)")
     train.add_argument("--n-bits", type=_positive_int, default=None,
                        help="bits per hash table (default: ceil(log2 C) - 4)")
@@ -519,9 +435,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--logit-adjustment", type=_nonnegative_float, default=0.0, metavar="TAU",
                        help="long-tail logit adjustment strength tau, priors from the training labels "
                        "(default: 0, off)")
-    train.add_argument("--logit-adjustment-form", choices=("loss", "post-hoc"), default="loss",
+    forms = _str_options("logit_adjustment_form")
+    train.add_argument("--logit-adjustment-form", choices=forms, default=forms[0],
                        help="train on s_j + tau log pi_j ('loss') or predict with s_j - tau log pi_j "
-                       "('post-hoc'; default: loss)")
+                       f"('post-hoc'; default: {forms[0]})")
     train.add_argument("--n-samples", type=_positive_int, default=None,
                        help="draws per example of the 'uniform', 'prior', 'lsh-draw' and 'mips-gumbel' estimators "
                        "(default: 1%% of the classes)")

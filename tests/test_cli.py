@@ -11,9 +11,12 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from sklearn.datasets import load_svmlight_file
+from sklearn.utils._param_validation import StrOptions
 
 from sklearn_lsh import LSHSoftmaxClassifier
-from sklearn_lsh._cli import build_parser, main, read_data_file
+from sklearn_lsh._cli import build_parser, main
+from sklearn_lsh.datasets import load_data_file
+from sklearn_lsh.datasets._files import DATA_FILE_FORMATS
 from sklearn_lsh.metrics import ndcg_at_k, perplexity, precision_at_k
 
 SECTOR = Path(__file__).resolve().parents[2] / "shared" / "data" / "sector-partial"
@@ -169,9 +172,9 @@ def test_xc_and_npz_formats_round_trip(tmp_path, capsys):
     sp.save_npz(sparse, X)
     with np.load(sparse) as data:
         np.savez(sparse, **dict(data), y=y)
-    X_xc, y_xc = read_data_file(xc)
-    X_d, y_d = read_data_file(dense)
-    X_s, y_s = read_data_file(sparse)
+    X_xc, y_xc = load_data_file(xc)
+    X_d, y_d = load_data_file(dense)
+    X_s, y_s = load_data_file(sparse)
     np.testing.assert_allclose(X_xc.toarray(), X.toarray(), rtol=1e-5)
     np.testing.assert_array_equal(X_d, X.toarray())
     assert (X_s != X).nnz == 0 and y_xc.tolist() == y.tolist() == y_s.tolist() and y_d[0] == f"c{y[0]}"
@@ -251,6 +254,36 @@ def test_every_option_is_explained_in_help():
         assert sub.description, name
         for action in sub._actions:
             assert action.help, f"{name} {action.option_strings or action.dest} has no help"
+
+
+def _option(parser, command, flag):
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return next(a for a in subparsers.choices[command]._actions if flag in a.option_strings)
+
+
+def test_choices_are_read_from_the_registries(monkeypatch):
+    parser = build_parser()
+    for command in ("train", "predict", "evaluate"):
+        formats = _option(parser, command, "--format")
+        assert tuple(formats.choices) == ("auto", *DATA_FILE_FORMATS) and formats.default == "auto"
+        assert "svmlight: svmlight/libsvm text" in formats.help and "npz for .npz files" in formats.help
+    constraints = LSHSoftmaxClassifier._parameter_constraints
+    for flag, param in (("--estimator", "estimator"), ("--logit-adjustment-form", "logit_adjustment_form")):
+        action = _option(parser, "train", flag)
+        default = LSHSoftmaxClassifier().get_params()[param]
+        assert action.default == action.choices[0] == default  # the default first, then sorted
+        assert action.choices[1:] == sorted(constraints[param][0].options - {default})
+    # A new estimator or format reaches the command line without touching it.
+    monkeypatch.setitem(constraints, "estimator", [StrOptions({"lsh", "exact", "new-sampler"})])
+
+    def read_tsv(path, *, zero_based):
+        """Tab-separated values."""
+
+    monkeypatch.setitem(DATA_FILE_FORMATS, "tsv", read_tsv)
+    parser = build_parser()
+    assert _option(parser, "train", "--estimator").choices == ["lsh", "exact", "new-sampler"]
+    formats = _option(parser, "predict", "--format")
+    assert "tsv" in formats.choices and "tsv: Tab-separated values" in formats.help
 
 
 def test_entry_points_help():

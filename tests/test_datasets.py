@@ -5,7 +5,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sklearn_lsh.datasets import NextWordFeatures, load_ptb, make_extreme_classification, read_tokens
+from sklearn_lsh.datasets import (
+    NextWordFeatures,
+    load_data_file,
+    load_ptb,
+    make_extreme_classification,
+    read_tokens,
+)
 
 PTB = Path(__file__).resolve().parents[2] / "shared" / "data" / "ptb"
 
@@ -170,3 +176,91 @@ def test_load_xc_repo_file_matches_the_sector_libsvm_file(tmp_path):
 def test_load_xc_repo_file_errors(tmp_path, text, match):
     with pytest.raises(ValueError, match=match):
         load_xc_repo_file(_write(tmp_path / "x.txt", text))
+
+
+# load_data_file, the loader of the command line (issue 20)
+
+
+def _npz_files(tmp_path, X, y):
+    """The same (X, y) as numpy.savez arrays and as save_npz matrices (CSR, CSC) plus y."""
+    dense = tmp_path / "dense.npz"
+    np.savez(dense, X=X.toarray(), y=y)
+    paths = {"dense": dense}
+    for fmt in ("csr", "csc"):
+        paths[fmt] = tmp_path / f"{fmt}.npz"
+        sp.save_npz(paths[fmt], X.asformat(fmt))
+        with np.load(paths[fmt]) as data:
+            np.savez(paths[fmt], **dict(data), y=y)
+    return paths
+
+
+def test_load_data_file_reads_every_format(tmp_path):
+    X = sp.csr_matrix(np.array([[1.5, 0, 0, 0.5], [0, 2, 0, 0], [0, 0, 0.25, 0]], dtype=np.float32))
+    y = np.array([3, 0, 3])
+    svm = _write(tmp_path / "a.svm", "3 1:1.5 4:0.5\n0 2:2\n3 3:0.25\n")
+    svm0 = _write(tmp_path / "a0.svm", "3 0:1.5 3:0.5\n0 1:2\n3 2:0.25\n")
+    xc = _write(tmp_path / "a.txt", "3 4 5\n3 0:1.5 3:0.5\n0 1:2\n3 2:0.25\n")
+    read = {
+        "svmlight": load_data_file(svm),
+        "zero-based svmlight": load_data_file(svm0, zero_based=True),
+        "xc": load_data_file(xc),
+        **{f"{name} npz": load_data_file(path) for name, path in _npz_files(tmp_path, X, y).items()},
+    }
+    for name, (X_read, y_read) in read.items():
+        np.testing.assert_array_equal(X_read.toarray() if sp.issparse(X_read) else X_read, X.toarray(), err_msg=name)
+        np.testing.assert_array_equal(y_read, y, err_msg=name)
+        assert y_read.dtype.kind == "i", name  # svmlight parses labels as floats: 3.0 -> 3
+    assert sp.isspmatrix_csr(read["csc npz"][0]) and isinstance(read["dense npz"][0], np.ndarray)
+    # "auto" picks what an explicit format reads; an svmlight file keeps non-integral labels.
+    for path, file_format in ((svm, "svmlight"), (xc, "xc"), (tmp_path / "csr.npz", "npz")):
+        X_auto, y_auto = load_data_file(path)
+        X_named, y_named = load_data_file(str(path), file_format)
+        assert (X_auto != X_named).nnz == 0 and y_auto.tolist() == y_named.tolist()
+    assert load_data_file(_write(tmp_path / "f.svm", "0.5 1:1\n2 1:1\n"))[1].tolist() == [0.5, 2.0]
+
+
+def test_load_data_file_suffix_decides_before_content(tmp_path):
+    text = "2 1:1\n3 2:1\n"
+    assert load_data_file(_write(tmp_path / "data.csv", text))[1].tolist() == [2, 3]  # unknown suffix: sniffed
+    with pytest.raises(ValueError, match=r"Cannot read '.*data\.npz' as npz"):
+        load_data_file(_write(tmp_path / "data.npz", text))
+    assert load_data_file(tmp_path / "data.npz", "svmlight")[1].tolist() == [2, 3]
+    with pytest.raises(ValueError, match="file_format"):
+        load_data_file(tmp_path / "data.csv", "csv")
+
+
+def test_load_data_file_at_a_model_width(tmp_path):
+    path = _write(tmp_path / "a.svm", "1 1:1 6:2\n2 2:1\n")
+    X, _ = load_data_file(path, n_features=8)  # padded
+    assert X.shape == (2, 8) and X.nnz == 3
+    with pytest.warns(UserWarning, match="1 non-zeros of .* are in features 4 and above"):
+        X, _ = load_data_file(path, n_features=4)  # cropped
+    assert sp.isspmatrix_csr(X) and X.shape == (2, 4) and X.toarray().tolist() == [[1, 0, 0, 0], [0, 1, 0, 0]]
+    np.savez(tmp_path / "d.npz", X=np.ones((2, 3)), y=np.array([0, 1]))
+    with pytest.raises(ValueError, match="X has 3 features, the model 4"):
+        load_data_file(tmp_path / "d.npz", n_features=4)
+
+
+@pytest.mark.parametrize(
+    "arrays, match",
+    [
+        ({"X": np.ones((2, 2))}, "no array 'y'"),
+        ({"A": np.ones((2, 2)), "y": np.zeros(2)}, "neither an array 'X'"),
+        ({"X": np.ones((3, 2)), "y": np.zeros(2)}, r"one label per row of X, got \(2,\) for 3 rows"),
+        ({"X": np.ones((0, 2)), "y": np.zeros(0)}, "holds no samples"),
+    ],
+)
+def test_load_data_file_npz_errors(tmp_path, arrays, match):
+    np.savez(tmp_path / "x.npz", **arrays)
+    with pytest.raises(ValueError, match=match):
+        load_data_file(tmp_path / "x.npz")
+
+
+def test_load_data_file_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="No such data file"):
+        load_data_file(tmp_path / "missing.svm")
+    with pytest.raises(ValueError, match="as svmlight: Invalid index 0") as exc:
+        load_data_file(_write(tmp_path / "zero.svm", "1 0:1\n"))
+    assert isinstance(exc.value.__cause__, ValueError)  # the reader's own error
+    with pytest.raises(ValueError, match="as xc: .*exactly one label"):
+        load_data_file(_write(tmp_path / "ml.txt", "2 3 2\n0,1 0:1\n1 1:1\n"))

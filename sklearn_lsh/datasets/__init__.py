@@ -6,9 +6,12 @@
   :func:`load_ptb` (a local folder), :class:`NextWordFeatures`: the Penn
   Treebank next-word problem of Spring & Shrivastava (2017).
 - :func:`load_xc_repo_file`: the Extreme Classification Repository's format.
+- :func:`load_data_file`: ``(X, y)`` from an svmlight, repository or ``.npz``
+  file, the formats of the command line.
 """
 
 from ._fetch import fetch_ptb, get_data_home
+from ._files import load_data_file
 from ._synthetic import make_extreme_classification, make_partition_problem
 from ._text import NextWordFeatures, load_ptb, read_tokens
 from ._xc import load_xc_repo_file
@@ -17,6 +20,7 @@ __all__ = [
     "NextWordFeatures",
     "fetch_ptb",
     "get_data_home",
+    "load_data_file",
     "load_ptb",
     "load_xc_repo_file",
     "make_extreme_classification",

@@ -7,16 +7,21 @@ import scipy.sparse as sp
 from sklearn.datasets import load_svmlight_file
 
 
+def _is_header(line: bytes) -> bool:
+    """Whether ``line`` is the repository's header: three integers and nothing else."""
+    fields = line.split()
+    return len(fields) == 3 and all(field.isdigit() for field in fields)
+
+
 def _read_header(path):
     with open(path, "rb") as f:
         first = f.readline()
-    fields = first.split()
-    if len(fields) != 3 or not all(field.isdigit() for field in fields):
+    if not _is_header(first):
         raise ValueError(
             f"{str(path)!r} does not start with the extreme classification repository header "
             f"'n_samples n_features n_labels' (three integers); its first line is {first[:80]!r}."
         )
-    return len(first), [int(v) for v in fields]
+    return len(first), [int(v) for v in first.split()]
 
 
 def load_xc_repo_file(path, *, multilabel: bool = False, dtype=np.float32):
