@@ -22,7 +22,8 @@ SimHashTransformer, SimHashBucketEncoder, simhash_cosine
 """
 
 from ._classifier import LSHSoftmaxClassifier
-from ._index import DrawSample, LSHIndex, UnionSample, log_inclusion_probability
+from ._inclusion import log_inclusion_probability
+from ._index import DrawSample, LSHIndex, UnionSample
 from ._partition import METHOD_OPTIONS, METHODS, EmptySampleWarning, PartitionWork, estimate_log_partition
 from ._simhash import SimHashBucketEncoder, SimHashTransformer, simhash_cosine
 from ._two_component import TwoComponentSoftmaxClassifier

@@ -7,21 +7,21 @@ import contextlib
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn import get_config
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.extmath import safe_sparse_dot
-from sklearn.utils.validation import check_array, check_is_fitted
+from sklearn.utils.validation import check_is_fitted
 
 from . import _prediction
 from ._arrays import add_ones_column, csr_arrays
 from ._base import BaseSoftmaxSGD
+from ._log_linear import LogLinearArraysMixin
+from ._logit_adjustment import LogitAdjustmentMixin
 from ._index import LSHIndex
 from ._kernels import _embedding, _sgd
 from ._prior import prior_draw_tables
 from ._rng import StepStreams, Stream, derived_seed
 from ._samplers import SAMPLERS, TRAINING_SAMPLERS, SamplerSettings, make_sampler
 from ._steps import ClassLayer, softmax_step
-from ._validation import check_class_prior
 
 __all__ = ["LSHSoftmaxClassifier", "auto_n_bits", "default_rebuild_schedule"]
 
@@ -41,7 +41,7 @@ def auto_n_bits(n_classes: int) -> int:
     return int(min(63, max(1, int(np.ceil(np.log2(max(n_classes, 2)))) - 4)))
 
 
-class LSHSoftmaxClassifier(BaseSoftmaxSGD):
+class LSHSoftmaxClassifier(LogLinearArraysMixin, LogitAdjustmentMixin, BaseSoftmaxSGD):
     """Multinomial log-linear classifier trained by SGD with an LSH-estimated softmax.
 
     The softmax loss ``-s_y + log Z(x)`` needs ``Z(x) = sum_j exp(s_j)`` over
@@ -359,140 +359,9 @@ class LSHSoftmaxClassifier(BaseSoftmaxSGD):
         self.verbose = verbose
         self.n_jobs = n_jobs
 
-    # ------------------------------------------------------- model arrays
-    @property
-    def _model_dtype(self):
-        return self._weights.dtype
-
-    def _has_model(self):
-        return "_weights" in self.__dict__
-
-    def _model_n_features(self):
-        """Input features of the fitted model (not ``n_features_in_``, which
-        ``validate_data(reset=True)`` has already overwritten in ``fit``)."""
-        embedding = self.__dict__.get("embedding_")
-        return self._weights.shape[1] if embedding is None else embedding.shape[0]
-
-    def _fitted_n_components(self):
-        """n_components of the fitted model (None: full model)."""
-        embedding = self.__dict__.get("embedding_")
-        return None if embedding is None else embedding.shape[1]
-
-    def _architecture_mismatch(self, classes, X):
-        if (
-            not np.array_equal(self.classes_, classes)
-            or self._model_n_features() != X.shape[1]
-            or self._weights.dtype != X.dtype
-            or self._fitted_n_components() != self.n_components
-        ):
-            return "classes, number of features, dtype and n_components"
-        return None
-
-    def _check_partial_fit_model(self, X):
-        if self._fitted_n_components() != self.n_components:
-            raise ValueError(
-                f"n_components={self.n_components!r} differs from the model being trained "
-                f"(n_components={self._fitted_n_components()!r}); partial_fit cannot change the architecture."
-            )
-        self._check_model_arrays()
-
-    @property
-    def coef_(self) -> np.ndarray:
-        if not self._has_model():
-            raise AttributeError(f"'{type(self).__name__}' object has no attribute 'coef_'")
-        if "embedding_" not in self.__dict__:
-            return self._weights
-        n_classes, n_features = self._weights.shape[0], self.embedding_.shape[0]
-        size = n_classes * n_features * self._weights.dtype.itemsize
-        limit = get_config()["working_memory"] * 2**20
-        if size > limit:
-            raise AttributeError(
-                f"coef_ is not materialised in the low-rank mode (n_components={self.embedding_.shape[1]}): it "
-                f"would be a ({n_classes}, {n_features}) {self._weights.dtype} array of {size / 2**30:.1f} GiB, "
-                f"more than working_memory={get_config()['working_memory']} MiB. The model is "
-                "coef_ = class_embedding_ @ embedding_.T: use the factors, or decision_function / predict_topk."
-            )
-        return self._weights @ self.embedding_.T
-
-    @coef_.setter
-    def coef_(self, value):
-        if "embedding_" in self.__dict__:
-            raise AttributeError("coef_ cannot be set in the low-rank mode; set class_embedding_ and embedding_.")
-        self._weights = self._checked_class_rows(value, "coef_")
-
-    @property
-    def class_embedding_(self) -> np.ndarray:
-        if "embedding_" not in self.__dict__:
-            raise AttributeError(
-                f"'{type(self).__name__}' object has no attribute 'class_embedding_' (it exists in the "
-                "low-rank mode, n_components set, once fitted; the full model's class rows are coef_)."
-            )
-        return self._weights
-
-    @class_embedding_.setter
-    def class_embedding_(self, value):
-        if "embedding_" not in self.__dict__:
-            raise AttributeError("class_embedding_ exists only in the low-rank mode; set coef_.")
-        self._weights = self._checked_class_rows(value, "class_embedding_")
-
-    def _checked_class_rows(self, value, name):
-        """A private C-contiguous copy of new class rows, in the model's
-        dtype, after checking their shape and values: the kernels index
-        these rows without bounds checks."""
-        if not self._has_model():
-            raise AttributeError(f"{name} can only be replaced on a fitted model (fit sets its shape and classes).")
-        value = check_array(value, dtype=[np.float64, np.float32], input_name=name)
-        if value.shape != self._weights.shape:
-            raise ValueError(
-                f"{name} must have shape {self._weights.shape} (one row per class of classes_), got {value.shape}."
-            )
-        return np.array(value, dtype=self._weights.dtype, order="C", copy=True)
-
-    def _check_model_arrays(self):
-        """Shapes of the (user-assignable) fitted arrays, checked in O(1)
-        before any kernel reads them; ``intercept_`` is brought to the
-        model's dtype and layout."""
-        n_classes = self.classes_.shape[0]
-        intercept = self.__dict__.get("intercept_")
-        if not isinstance(intercept, np.ndarray) or intercept.shape != (n_classes,):
-            raise ValueError(
-                f"intercept_ must be an array of shape ({n_classes},), one value per class of classes_; got "
-                f"{getattr(intercept, 'shape', type(intercept).__name__)}."
-            )
-        if intercept.dtype != self._weights.dtype or not intercept.flags.c_contiguous:
-            self.intercept_ = np.ascontiguousarray(intercept, dtype=self._weights.dtype)
-        if "embedding_" in self.__dict__:
-            expected = (self._embedding_accumulator.shape[0], self._weights.shape[1])
-            embedding = self.embedding_
-            if not isinstance(embedding, np.ndarray) or embedding.shape != expected:
-                raise ValueError(
-                    f"embedding_ must be an array of shape {expected} (n_features, n_components); got "
-                    f"{getattr(embedding, 'shape', type(embedding).__name__)}."
-                )
-            if embedding.dtype != self._weights.dtype or not embedding.flags.c_contiguous:
-                self.embedding_ = np.ascontiguousarray(embedding, dtype=self._weights.dtype)
-
     def _init_model(self, n_features, dtype, init):
+        self._init_arrays(n_features, dtype, init)
         n_classes = self.classes_.shape[0]
-        # Small random rows rather than zeros: all-zero rows would share one
-        # bucket of every table (the method would silently become a full
-        # softmax until the first rebuild).
-        width = n_features if self.n_components is None else self.n_components
-        self._weights = (init.standard_normal((n_classes, width)) * (0.01 / np.sqrt(width))).astype(dtype)
-        self.intercept_ = np.zeros(n_classes, dtype=dtype)
-        for name in ("embedding_", "_embedding_accumulator", "_embedding_last_step", "_embedding_slot"):
-            self.__dict__.pop(name, None)
-        if self.n_components is not None:
-            # A Gaussian random projection to start from (x @ E keeps the
-            # geometry of x in expectation), learned from there on.
-            scale = 1.0 / np.sqrt(self.n_components)
-            self.embedding_ = (init.standard_normal((n_features, self.n_components)) * scale).astype(dtype)
-            self._embedding_accumulator = np.zeros(n_features, dtype=np.float64)
-            self._embedding_last_step = np.zeros(n_features, dtype=np.int64)
-            self._embedding_slot = np.full(n_features, -1, dtype=np.int64)
-        self._accumulator = np.zeros(n_classes, dtype=np.float64)
-        self._last_step = np.zeros(n_classes, dtype=np.int64)
-        self._slot = np.full(n_classes, -1, dtype=np.int64)  # workspace of the sampled step (left all -1)
         self.n_bits_ = self.n_bits if self.n_bits is not None else auto_n_bits(n_classes)
         if self.n_bits is None and self.table_design == "pairs":
             self.n_bits_ += self.n_bits_ % 2  # two halves per pair table
@@ -504,46 +373,11 @@ class LSHSoftmaxClassifier(BaseSoftmaxSGD):
         self._classes_scored = 0.0
         self._index = None
 
-    def _weights_finite(self):
-        finite = np.isfinite(self._weights).all() and np.isfinite(self.intercept_).all()
-        if "embedding_" in self.__dict__:
-            finite = finite and np.isfinite(self.embedding_).all()
-        return finite
 
     @property
     def mean_classes_scored_(self) -> float:
         check_is_fitted(self)
         return self._classes_scored / max(self._examples_seen, 1)
-
-    # ------------------------------------------- class prior, logit offsets
-    def _count_labels(self, y_index, reset):
-        super()._count_labels(y_index, reset)
-        if self.class_prior is not None:
-            check_class_prior(
-                self.class_prior, self.classes_.shape[0], f"the model has {self.classes_.shape[0]} classes (classes_)"
-            )
-
-    def _log_prior(self):
-        """``log pi_j`` of the logit adjustment, normalised."""
-        if self.class_prior is not None:
-            prior = np.asarray(self.class_prior, dtype=np.float64)
-        else:
-            prior = self.class_count_ + 1.0
-        return np.log(prior) - np.log(prior.sum())
-
-    def _logit_offset(self, when):
-        """Per-class offsets added to the scores in training (``when="train"``)
-        or prediction (``"predict"``), or None when there are none."""
-        if self.logit_adjustment == 0:
-            return None
-        form = self.logit_adjustment_form
-        if when == "train" and form == "loss":
-            return self.logit_adjustment * self._log_prior()
-        if when == "predict" and form == "post-hoc":
-            if "class_count_" not in self.__dict__ and self.class_prior is None:
-                raise AttributeError("This model has no class_count_ (fitted by an older version): refit it.")
-            return -self.logit_adjustment * self._log_prior()
-        return None
 
     # ------------------------------------------------------------ training
     def _new_sampler(self):
@@ -675,13 +509,6 @@ class LSHSoftmaxClassifier(BaseSoftmaxSGD):
         return self._sampler.sample(Xq, yb, index, StepStreams(self._seed, stream))
 
     # ------------------------------------------------------------ predict
-    def _hidden(self, X):
-        """The inputs of the class layer: ``X`` itself, or ``X @ embedding_``
-        (dense) in the low-rank mode."""
-        if "embedding_" not in self.__dict__:
-            return X
-        return np.asarray(safe_sparse_dot(X, self.embedding_, dense_output=True))
-
     def _score_chunks(self, X):
         """Yield ``(rows, scores)`` chunks bounded by ``working_memory``."""
         offset = self._logit_offset("predict")

@@ -4,7 +4,6 @@ the softmax for a log-linear model (Li et al., 2016; method.md section 6)."""
 from __future__ import annotations
 
 import contextlib
-from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
@@ -325,11 +324,6 @@ class TwoComponentSoftmaxClassifier(BaseSoftmaxSGD):
         view = (self._coef[:, :n_rows] if rows else self._coef[:, n_rows:]).T
         view.flags.writeable = False
         return view
-
-    @property
-    def mean_classes_scored_(self) -> float:
-        check_is_fitted(self)
-        return float(sum(self.grid_shape_))
 
     @property
     def mean_classes_scored_(self) -> float:
