@@ -11,7 +11,8 @@
   each) and :func:`mean_log_loss`.
 * Penn Treebank: :func:`load_ptb_features`, the next-word features of every
   script that trains or evaluates on PTB.
-* Subprocess workers: :func:`add_run_arguments` (``--quick``,
+* Subprocess workers: :func:`load_csr` (a CSR matrix a parent saved),
+  :func:`add_run_arguments` (``--quick``,
   ``--no-write`` and the hidden ``--worker``), :func:`worker_task`,
   :func:`worker_command`, :func:`run_worker`, :func:`read_result` and
   :func:`emit_result`: a script runs ``script --worker TASK`` in a fresh
@@ -214,6 +215,17 @@ def load_ptb_features(data=PTB_DATA, seed: int = 0, *, splits=("train", "valid",
 
 
 # ------------------------------------------------------------------ workers
+def load_csr(npz, prefix: str = ""):
+    """The CSR matrix stored as the arrays ``<prefix>data``, ``<prefix>indices``,
+    ``<prefix>indptr`` and ``<prefix>shape`` of an .npz file (a path or the
+    loaded file): the data a parent wrote for its workers."""
+    import scipy.sparse as sp
+
+    z = np.load(npz) if isinstance(npz, (str, os.PathLike)) else npz
+    return sp.csr_matrix((z[prefix + "data"], z[prefix + "indices"], z[prefix + "indptr"]),
+                         shape=tuple(z[prefix + "shape"]))  # fmt: skip
+
+
 def add_run_arguments(parser, *, quick=True, worker=False, quick_help=None, no_write_help=None) -> None:
     """The arguments the scripts share: ``--quick`` (a smoke run),
     ``--no-write`` (leave the docs alone) and, for the scripts that run

@@ -21,7 +21,7 @@ import numpy as np
 import scipy.sparse as sp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _harness import emit_result, peak_rss_mb, timed_epochs, wall_seconds, warm_up  # noqa: E402
+from _harness import emit_result, load_csr, peak_rss_mb, timed_epochs, wall_seconds, warm_up  # noqa: E402
 
 K = 5
 OURS = ("lsh", "exact", "prior")  # the package's rows; the others are peers
@@ -35,12 +35,6 @@ def worker(task):
     train_s, predict_s, ranked, extra = fn(task, tool, s, files, C)
     np.save(task["out"], ranked)
     emit_result({"train_s": train_s, "predict_s": predict_s, "peak_mib": peak_rss_mb(), "extra": extra})
-
-
-def load_csr(path, prefix):
-    z = np.load(path)
-    return sp.csr_matrix((z[prefix + "data"], z[prefix + "indices"], z[prefix + "indptr"]),
-                         shape=tuple(z[prefix + "shape"]))  # fmt: skip
 
 
 def pad_ranked(rows, k=K):
