@@ -45,6 +45,11 @@ sklearn-lsh's low-rank model on the sparse data the width W instead of 64
 and writes its own section (``peers_n_components_W``); docs/benchmarks.md
 has runs at 128 and 256 on ``--datasets sparse-1e5`` with the peers that
 finish there.
+
+This file is the driver (running each tool under the caps, the report);
+``_peers_tools.py`` holds the tool table, each tool's settings and the python
+that runs it, ``_peers_data.py`` writes the data files and
+``_peers_runners.py`` is the worker side (one runner per tool).
 """
 
 from __future__ import annotations
