@@ -30,7 +30,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import balanced_accuracy_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import command_line, machine_description, markdown_table, write_section  # noqa: E402
+from _harness import add_run_arguments, markdown_table, publish, report_head  # noqa: E402
 
 from sklearn_lsh import LSHSoftmaxClassifier  # noqa: E402
 from sklearn_lsh.datasets import make_extreme_classification  # noqa: E402
@@ -67,8 +67,7 @@ def main():
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--taus", type=float, nargs="+", default=[0.5, 1.0])
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--no-write", action="store_true")
+    add_run_arguments(parser)
     args = parser.parse_args()
     if args.quick:
         args.n_classes, args.n_train, args.n_test, args.epochs, args.taus = 200, 5000, 2000, 2, [1.0]
@@ -102,11 +101,7 @@ def main():
     n_seen = np.unique(y_train).shape[0]
     n_rare = results[("exact", "none")]["n_rare"]
     body = [
-        "## Long-tail logit adjustment (issue 9)",
-        "",
-        f"Command: `{command_line()}`  ",
-        f"Machine: {machine_description()}",
-        "",
+        *report_head("## Long-tail logit adjustment (issue 9)"),
         f"Data: `make_extreme_classification(n_samples={args.n_train + args.n_test}, n_features=64, "
         f"n_classes={args.n_classes}, noise={args.noise}, random_state={args.seed})` (dense, Zipf class "
         f"frequencies), first {args.n_train:,} rows for training ({n_seen} classes present), the other "
@@ -123,10 +118,8 @@ def main():
             rows,
         ),
     ]
-    text = "\n".join(body)
-    print("\n" + text)
-    if not args.no_write and not args.quick:
-        write_section("logit_adjustment", text)
+    print()
+    publish("logit_adjustment", "\n".join(body), not args.no_write and not args.quick)
 
 
 if __name__ == "__main__":

@@ -22,9 +22,7 @@ Run ``python benchmarks/memory.py`` (about 5 minutes on 2 cores);
 from __future__ import annotations
 
 import argparse
-import json
 import pickle
-import subprocess
 import sys
 import time
 import warnings
@@ -33,8 +31,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import (  # noqa: E402
-    DOCS, command_line, machine_description, markdown_table, peak_rss_mb, reset_peak_rss, rss_mb, write_section,
+from _harness import (  # noqa: E402
+    DOCS, add_run_arguments, command_line, emit_result, machine_description, markdown_table, peak_rss_mb, publish,
+    reset_peak_rss, rss_mb, run_worker, worker_task,
 )
 
 RELIABILITY = DOCS.parent / "reliability.md"
@@ -85,27 +84,22 @@ def worker(task):
     X_big = np.tile(X, (-(-100_000 // n_rows), 1))[:100_000]  # 100,000 rows: n x C larger than memory
     _, results["predict_proba"] = _measure(lambda: model.predict_proba(X_big))
     results["scored"] = model.mean_classes_scored_
-    print(json.dumps(results), flush=True)
+    emit_result(results)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n-rows", type=int, default=20_000)
     parser.add_argument("--d", type=int, default=64)
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--no-write", action="store_true")
-    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    add_run_arguments(parser, worker=True)
     args = parser.parse_args(argv)
-    if args.worker:
-        return worker(json.loads(args.worker))
+    if (task := worker_task(args)) is not None:
+        return worker(task)
     class_counts = [10**4] if args.quick else [10**5, 10**6]
     n_rows = 3_000 if args.quick else args.n_rows
     rows = []
     for n_classes in class_counts:
-        task = {"n_classes": n_classes, "n_rows": n_rows, "d": args.d}
-        out = subprocess.run([sys.executable, __file__, "--worker", json.dumps(task)], check=True,
-                             capture_output=True, text=True).stdout  # fmt: skip
-        r = json.loads(out.strip().splitlines()[-1])
+        r = run_worker(__file__, {"n_classes": n_classes, "n_rows": n_rows, "d": args.d})
         print(f"C={n_classes}: {r}", flush=True)
         guard = r["predict_proba"]
         rows.append([
@@ -130,9 +124,7 @@ def main(argv=None):
             rows,
         ),  # fmt: skip
     ])  # fmt: skip
-    print(body)
-    if not args.no_write and not args.quick:
-        write_section("memory", body, RELIABILITY)
+    publish("memory", body, not args.no_write and not args.quick, RELIABILITY)
 
 
 if __name__ == "__main__":

@@ -29,8 +29,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import command_line, machine_description, markdown_table, write_section  # noqa: E402
-from paper_training import DEFAULT_MODEL, ROOT, load_features  # noqa: E402
+from _harness import (  # noqa: E402
+    PTB_DATA, PTB_EXACT_MODEL, ROOT, add_run_arguments, load_ptb_features, markdown_table, publish, report_head,
+)
 from partition_estimators import ABLATIONS, compare_at_budget, run  # noqa: E402
 
 from sklearn_lsh import estimate_log_partition  # noqa: E402
@@ -99,12 +100,12 @@ def plot(curves, budgets, path):
 def add_model_arguments(parser):
     """The saved exact model and the validation contexts (also used by
     ``benchmarks/ptb_score_structure.py``)."""
-    parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "ptb"))
-    parser.add_argument("--model", default=str(DEFAULT_MODEL))
+    parser.add_argument("--data", default=str(PTB_DATA))
+    parser.add_argument("--model", default=str(PTB_EXACT_MODEL))
     parser.add_argument("--n-queries", type=int, default=1000, help="evaluation contexts")
     parser.add_argument("--n-calibration", type=int, default=200, help="calibration contexts")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--no-write", action="store_true")
+    add_run_arguments(parser, quick=False)
 
 
 def load_model_and_contexts(args):
@@ -113,8 +114,7 @@ def load_model_and_contexts(args):
     column), drawn with ``seed``."""
     with open(args.model, "rb") as f:
         clf = pickle.load(f)
-    data, _, _ = load_features(args.data, args.seed, max_train=1)
-    X_valid = data["valid"][0]
+    X_valid = load_ptb_features(args.data, args.seed, splits=("valid",)).data["valid"][0]
     rng = np.random.default_rng(args.seed)
     rows_used = rng.choice(X_valid.shape[0], args.n_queries + args.n_calibration, replace=False)
     X_all = X_valid[rows_used].astype(np.float64)
@@ -174,11 +174,7 @@ def main(argv=None):
     header = ["budget (IPs/query)", "method", "MAE log Z", "mean abs rel. err. Z", "IPs/query",
               "classes scored/query", "codes or bucket entries scanned/query", "ms/query", "settings"]  # fmt: skip
     body = "\n".join([
-        "## Partition function of the trained PTB model (issue 7)",
-        "",
-        f"Command: `{command_line()}`  ",
-        f"Machine: {machine_description()}",
-        "",
+        *report_head("## Partition function of the trained PTB model (issue 7)"),
         f"W: `coef_` and `intercept_` of the \"exact\" model of the PTB training section below (saved by "
         f"`benchmarks/paper_training.py`), {n_classes:,} classes x {W.shape[1]} columns (192 features + bias). "
         f"Queries: {args.n_queries} validation contexts for evaluation, {args.n_calibration} others for "
@@ -200,9 +196,7 @@ def main(argv=None):
         markdown_table(["budget", "uniform / lsh (MAE log Z)", "uniform / lsh bucket tables", "lsh / gumbel",
                         "uniform / prior", "uniform / lsh+prior"], bar),
     ])  # fmt: skip
-    print(body)
-    if not args.no_write:
-        write_section("paper_partition", body)
+    publish("paper_partition", body, not args.no_write)
 
 
 if __name__ == "__main__":

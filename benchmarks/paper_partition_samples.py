@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import command_line, machine_description, markdown_table, write_section  # noqa: E402
+from _harness import markdown_table, publish, report_head  # noqa: E402
 from paper_partition import add_model_arguments, load_model_and_contexts  # noqa: E402
 from partition_estimators import run  # noqa: E402
 
@@ -112,11 +112,7 @@ def main(argv=None):
     minutes = (time.perf_counter() - start) / 60
 
     body = "\n".join([
-        "## Partition function of the PTB model at equal sample counts (issue 7)",
-        "",
-        f"Command: `{command_line()}`  ",
-        f"Machine: {machine_description()}",
-        "",
+        *report_head("## Partition function of the PTB model at equal sample counts (issue 7)"),
         "The model and contexts of the previous section (same seed: the same "
         f"{args.n_queries} evaluation and {args.n_calibration} calibration contexts), with method.md's "
         "accounting instead of equal total cost: the budget is the number of classes scored per query, and the "
@@ -134,9 +130,7 @@ def main(argv=None):
         "",
         markdown_table(["budget", *(f"uniform / lsh, <= {cap} tables" for cap in TABLE_CAPS)], ratios),
     ])  # fmt: skip
-    print(body)
-    if not args.no_write and not args.quick:
-        write_section("paper_partition_samples", body)
+    publish("paper_partition_samples", body, not args.no_write and not args.quick)
 
 
 if __name__ == "__main__":

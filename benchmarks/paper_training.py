@@ -48,29 +48,17 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import command_line, machine_description, markdown_table, write_section  # noqa: E402
+from _harness import (  # noqa: E402
+    PTB_DATA, PTB_EXACT_MODEL, ROOT, add_run_arguments, command_line, load_ptb_features, markdown_table, publish,
+    report_head, timed_epochs,
+)
 
 from sklearn_lsh import LSHSoftmaxClassifier  # noqa: E402
-from sklearn_lsh.datasets import NextWordFeatures, load_ptb  # noqa: E402
+from sklearn_lsh.metrics import perplexity  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_MODEL = Path.home() / ".cache" / "sklearn-lsh" / "ptb-exact-model.pkl"
 FIGURE = ROOT / "docs" / "img" / "paper_training.png"
 RESULTS = ROOT / "docs" / "img" / "paper_training.json"  # the figure's data, so that --replot needs no training
 ESTIMATORS = ("exact", "lsh", "lsh+prior", "prior", "lsh-draw", "uniform", "mips-gumbel")
-
-
-def perplexity(clf, X, y):
-    return float(np.exp(-np.mean(clf._log_proba_of(X, np.searchsorted(clf.classes_, y)))))
-
-
-def load_features(data, seed, max_train):
-    splits = load_ptb(data)
-    features = NextWordFeatures(context_size=3, n_components=64, random_state=seed).fit(splits["train"])
-    out = {name: features.transform(splits[name]) for name in ("train", "valid", "test")}
-    if max_train:
-        out["train"] = tuple(a[:max_train] for a in out["train"])
-    return out, np.arange(features.vocabulary_.shape[0]), features
 
 
 def train(name, data, classes, args, **params):
@@ -83,16 +71,16 @@ def train(name, data, classes, args, **params):
         rebuild_interval=args.rebuild_interval, random_state=args.seed, shuffle=True,
         n_jobs=args.n_jobs,
     )  # fmt: skip
-    seconds, valid = [], []
-    for _ in range(args.epochs):
-        start = time.perf_counter()
-        clf.partial_fit(X, y, classes=classes)
-        seconds.append(time.perf_counter() - start)
+    valid = []
+
+    def validate(clf, epoch):  # after the epoch's clock stopped
         valid.append(perplexity(clf, *data["valid"]))
-        print(f"  {name}: epoch {clf.n_iter_} {seconds[-1]:.1f} s, valid ppl {valid[-1]:.1f}, "
+        print(f"  {name}: epoch {clf.n_iter_} {epoch.wall:.1f} s, valid ppl {valid[-1]:.1f}, "
               f"classes/example {clf.mean_classes_scored_:.1f}, IPs/example {clf.inner_products_per_example_:.1f}",
               flush=True)  # fmt: skip
-    return clf, seconds, valid
+
+    times = timed_epochs(clf, X, y, args.epochs, classes=classes, after_epoch=validate)
+    return clf, [t.wall for t in times], valid
 
 
 def plot(results, path):
@@ -121,7 +109,7 @@ def plot(results, path):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "ptb"))
+    parser.add_argument("--data", default=str(PTB_DATA))
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--eta0", type=float, default=0.1)
     parser.add_argument("--alpha", type=float, default=1e-6)
@@ -138,9 +126,8 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-train", type=int, default=None, help="use the first N training positions")
     parser.add_argument("--estimators", default=",".join(ESTIMATORS))
-    parser.add_argument("--model-out", default=str(DEFAULT_MODEL), help="where the exact model is saved")
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--model-out", default=str(PTB_EXACT_MODEL), help="where the exact model is saved")
+    add_run_arguments(parser)
     parser.add_argument("--replot", action="store_true",
                         help=f"redraw the figure from the run's saved results ({RESULTS.relative_to(ROOT)}), no training")
     args = parser.parse_args(argv)
@@ -152,7 +139,8 @@ def main(argv=None):
         args.max_train, args.epochs = 50_000, 1
 
     start = time.perf_counter()
-    data, classes, _ = load_features(args.data, args.seed, args.max_train)
+    ptb = load_ptb_features(args.data, args.seed, limits={"train": args.max_train})
+    data, classes = ptb.data, ptb.classes
     print(f"features: {data['train'][0].shape} train, {time.perf_counter() - start:.1f} s", flush=True)
     n_classes = classes.shape[0]
 
@@ -207,11 +195,7 @@ def main(argv=None):
     ]  # fmt: skip
     X_train = data["train"][0]
     lines = [
-        "## Training with each estimator on Penn Treebank (issue 7)",
-        "",
-        f"Command: `{command_line()}`  ",
-        f"Machine: {machine_description()}",
-        "",
+        *report_head("## Training with each estimator on Penn Treebank (issue 7)"),
         f"Data: PTB, {X_train.shape[0]:,} training positions, {data['valid'][0].shape[0]:,} validation, "
         f"{data['test'][0].shape[0]:,} test; features as in the issue-3 PTB section (192 float32 columns). "
         f"`LSHSoftmaxClassifier(estimator, eta0={args.eta0}, alpha={args.alpha}, batch_size={args.batch_size}, "
@@ -245,10 +229,7 @@ def main(argv=None):
             ["estimator", "test ppl / exact", "fraction of exact work"],
             [[n, f"{r['test'] / exact:.3f}", f"{100 * r['fraction']:.2f}%"] for n, r in results.items()],
         )]  # fmt: skip
-    body = "\n".join(lines)
-    print(body)
-    if not args.no_write and not args.quick:
-        write_section("paper_training", body)
+    publish("paper_training", "\n".join(lines), not args.no_write and not args.quick)
 
 
 if __name__ == "__main__":

@@ -27,13 +27,14 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import command_line, machine_description, markdown_table, write_section  # noqa: E402
-from paper_training import DEFAULT_MODEL, ROOT, load_features, perplexity  # noqa: E402
+from _harness import (  # noqa: E402
+    PTB_DATA, PTB_EXACT_MODEL, add_run_arguments, load_ptb_features, markdown_table, publish, report_head,
+    timed_epochs, wall_seconds,
+)
 
 from sklearn_lsh import LSHSoftmaxClassifier  # noqa: E402
+from sklearn_lsh.metrics import perplexity  # noqa: E402
 
 
 def grid():
@@ -55,33 +56,28 @@ def train(X, y, classes, epochs, seed, estimator="lsh", **params):
     """The model of paper_training.py with ``estimator`` and ``params``; returns it and its seconds per epoch."""
     clf = LSHSoftmaxClassifier(estimator, eta0=0.1, alpha=1e-6, batch_size=128, random_state=seed, shuffle=True,
                                n_jobs=1, **params)  # fmt: skip
-    start = time.perf_counter()
-    for _ in range(epochs):
-        clf.partial_fit(X, y, classes=classes)
-    return clf, (time.perf_counter() - start) / epochs
+    return clf, wall_seconds(timed_epochs(clf, X, y, epochs, classes=classes)) / epochs
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "ptb"))
-    parser.add_argument("--model", default=str(DEFAULT_MODEL), help="the exact model of paper_training.py")
+    parser.add_argument("--data", default=str(PTB_DATA))
+    parser.add_argument("--model", default=str(PTB_EXACT_MODEL), help="the exact model of paper_training.py")
     parser.add_argument("--max-train", type=int, default=300_000)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--confirm-seeds", default="1,2",
                         help="seeds at which the settings that meet the bar are retrained (with exact)")
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--no-write", action="store_true")
+    add_run_arguments(parser)
     args = parser.parse_args(argv)
     settings = list(grid())
     if args.quick:
         args.max_train, args.epochs, settings = 50_000, 1, settings[:2]
 
     start = time.perf_counter()
-    data, classes, _ = load_features(args.data, 0, args.max_train)
-    X, y = data["train"]
-    X_test, y_test = data["test"]
-    X_valid, y_valid = data["valid"]
+    ptb = load_ptb_features(args.data, 0, limits={"train": args.max_train})
+    classes, (X, y) = ptb.classes, ptb.data["train"]
+    (X_test, y_test), (X_valid, y_valid) = ptb.data["test"], ptb.data["valid"]
     with open(args.model, "rb") as f:
         exact_model = pickle.load(f)
     exact, exact_valid = perplexity(exact_model, X_test, y_test), perplexity(exact_model, X_valid, y_valid)
@@ -127,11 +123,7 @@ def main(argv=None):
         f"rebuild_interval={best[2][4]}).")  # fmt: skip
     summary += f" {len(passing)} of the {len(settings)} settings meet the bar at seed {args.seed}."
     body = "\n".join([
-        "## Pure \"lsh\" training on PTB over a grid of table settings (issue 7)",
-        "",
-        f"Command: `{command_line()}`  ",
-        f"Machine: {machine_description()}",
-        "",
+        *report_head("## Pure \"lsh\" training on PTB over a grid of table settings (issue 7)"),
         f"Data, features and optimiser as in the training section above ({X.shape[0]:,} training positions, "
         f"{args.epochs} epoch{'s' if args.epochs != 1 else ''}, `LSHSoftmaxClassifier(\"lsh\", eta0=0.1, alpha=1e-06, batch_size=128, "
         f"random_state={args.seed}, n_jobs=1)` plus the settings of each row, no prior draws). Validation and test "
@@ -153,9 +145,7 @@ def main(argv=None):
             markdown_table(["setting", "seed", "exact test ppl", "test ppl / exact", "fraction of exact work",
                             "bar"], confirm),
         ])  # fmt: skip
-    print(body)
-    if not args.no_write and not args.quick:
-        write_section("paper_training_sweep", body)
+    publish("paper_training_sweep", body, not args.no_write and not args.quick)
 
 
 if __name__ == "__main__":

@@ -41,10 +41,12 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import command_line, machine_description, markdown_table, write_section  # noqa: E402
+from _harness import (  # noqa: E402
+    add_run_arguments, command_line, machine_description, markdown_table, mean_log_loss, timed_epochs, wall_seconds,
+    write_section,
+)
 
 from sklearn_lsh import LSHSoftmaxClassifier  # noqa: E402
-from sklearn_lsh._classifier import auto_n_bits  # noqa: E402
 from sklearn_lsh.datasets import make_extreme_classification  # noqa: E402
 from sklearn_lsh.metrics import precision_at_k  # noqa: E402
 
@@ -82,16 +84,8 @@ def run_one(params, seed, data, args):
     classes = np.arange(args.n_classes)
     clf = LSHSoftmaxClassifier(**{"estimator": "lsh", **params}, eta0=args.eta0, batch_size=args.batch_size,
                                random_state=seed)  # fmt: skip
-    start = time.perf_counter()
-    for _ in range(args.epochs):
-        clf.partial_fit(X, y, classes=classes)
-    train_s = time.perf_counter() - start
+    train_s = wall_seconds(timed_epochs(clf, X, y, args.epochs, classes=classes))
     top, _ = clf.predict_topk(X_test, k=5)
-    column = np.searchsorted(clf.classes_, y_test)
-    log_loss = 0.0
-    for lo in range(0, X_test.shape[0], 1000):
-        log_proba = clf.predict_log_proba(X_test[lo : lo + 1000])
-        log_loss -= float(log_proba[np.arange(log_proba.shape[0]), column[lo : lo + 1000]].sum())
     return {
         "scored": clf.mean_classes_scored_,
         "ips": clf.inner_products_per_example_,
@@ -99,7 +93,7 @@ def run_one(params, seed, data, args):
         "train_s": train_s,
         "top1": float(np.mean(top[:, 0] == y_test)),
         "p5": precision_at_k(y_test, top, k=5),
-        "test_log_loss": log_loss / X_test.shape[0],
+        "test_log_loss": mean_log_loss(clf, X_test, y_test),
         "train_loss": float(clf.loss_curve_[-1]),
         "empty": int(clf.n_empty_samples_),
         "n_bits": int(clf.n_bits_),
@@ -145,13 +139,11 @@ def main(argv=None):
                         help="seeds of the default configuration and 'exact' (seed-to-seed spread)")
     parser.add_argument("--data-seed", type=int, default=0)
     parser.add_argument("--json", help="also write the raw results to this file")
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--no-write", action="store_true")
+    add_run_arguments(parser)
     args = parser.parse_args(argv)
     if args.quick:
         args.n_classes, args.n_train, args.n_test, args.epochs = 1000, 10_000, 2_000, 1
         args.n_bits, args.n_tables, args.rebuild, args.spread_seeds = "4,6,8", "8,16", f"100,{NEVER}", 2
-    args.default_bits = auto_n_bits(args.n_classes)
 
     X_all, y_all = make_extreme_classification(args.n_train + args.n_test, args.n_features, args.n_classes,
                                                random_state=args.data_seed)  # fmt: skip
@@ -159,10 +151,11 @@ def main(argv=None):
     data = (X_all[:n], y_all[:n], X_all[n:], y_all[n:])
     with warnings.catch_warnings():  # warm-up: numba compilation is not timed
         warnings.simplefilter("ignore")
-        for params in ({}, {"table_design": "pairs", "n_bits": 6, "n_tables": 3},
-                       {"table_design": "scan", "n_bits": 16, "n_tables": 1, "probe_radius": 2}):
-            LSHSoftmaxClassifier(**params, random_state=0).partial_fit(
-                X_all[:500], y_all[:500], classes=np.arange(args.n_classes))  # fmt: skip
+        warm = [LSHSoftmaxClassifier(**params, random_state=0).partial_fit(
+                    X_all[:500], y_all[:500], classes=np.arange(args.n_classes))
+                for params in ({}, {"table_design": "pairs", "n_bits": 6, "n_tables": 3},
+                               {"table_design": "scan", "n_bits": 16, "n_tables": 1, "probe_radius": 2})]  # fmt: skip
+    args.default_bits = warm[0].n_bits_  # what n_bits=None gives at C classes: ceil(log2 C) - 4
 
     runs = sweeps(args)
     results = {}  # label -> [result per seed]

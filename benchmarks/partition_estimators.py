@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import command_line, machine_description, markdown_table, write_section  # noqa: E402
+from _harness import add_run_arguments, markdown_table, publish, report_head  # noqa: E402
 
 from sklearn_lsh import EmptySampleWarning, estimate_log_partition  # noqa: E402
 from sklearn_lsh.datasets import make_partition_problem  # noqa: E402
@@ -140,8 +140,8 @@ def main(argv=None):
     parser.add_argument("--n-calibration", type=int, default=100, help="calibration queries")
     parser.add_argument("--budgets", default="0.01,0.02,0.05", help="fractions of C")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--quick", action="store_true", help="small smoke run (C=2000, 100 queries)")
-    parser.add_argument("--no-write", action="store_true", help="do not update docs/benchmarks.md")
+    add_run_arguments(parser, quick_help="small smoke run (C=2000, 100 queries)",
+                      no_write_help="do not update docs/benchmarks.md")
     args = parser.parse_args(argv)
     if args.quick:
         args.n_classes, args.n_queries, args.n_calibration = 2000, 100, 50
@@ -195,11 +195,7 @@ def main(argv=None):
               "classes scored/query", "codes or bucket entries scanned/query", "ms/query", "settings"]
     body = "\n".join(
         [
-            "## Partition-function estimators (issue 2)",
-            "",
-            f"Command: `{command_line()}`  ",
-            f"Machine: {machine_description()}",
-            "",
+            *report_head("## Partition-function estimators (issue 2)"),
             f"Problem: `make_partition_problem(n_classes={args.n_classes}, n_features={args.n_features}, "
             f"random_state={args.seed})` (defaults otherwise), {args.n_queries} evaluation queries, "
             f"{args.n_calibration} separate calibration queries. The 10 best classes carry "
@@ -224,9 +220,7 @@ def main(argv=None):
         ]
     )
     print()
-    print(body)
-    if not args.no_write and not args.quick:
-        write_section("partition_estimators", body)
+    publish("partition_estimators", body, not args.no_write and not args.quick)
 
 
 if __name__ == "__main__":

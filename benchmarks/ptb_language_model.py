@@ -17,21 +17,18 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import (  # noqa: E402
-    command_line, machine_description, markdown_table, peak_rss_mb, reset_peak_rss, rss_mb, write_section,
+from _harness import (  # noqa: E402
+    PTB_DATA, add_run_arguments, load_ptb_features, markdown_table, peak_rss_mb, publish, report_head,
+    reset_peak_rss, rss_mb, timed_epochs,
 )
 
 from sklearn_lsh import LSHSoftmaxClassifier, TwoComponentSoftmaxClassifier  # noqa: E402
-from sklearn_lsh.datasets import NextWordFeatures, load_ptb  # noqa: E402
 from sklearn_lsh.metrics import perplexity  # noqa: E402
-
-
 
 
 def train(name, X, y, classes, args, **params):
@@ -43,21 +40,20 @@ def train(name, X, y, classes, args, **params):
             name, eta0=args.eta0, alpha=args.alpha, batch_size=args.batch_size, n_bits=args.n_bits,
             n_tables=args.n_tables, random_state=args.seed, shuffle=True, **params,
         )  # fmt: skip
-    epochs = []
-    for _ in range(args.epochs):
-        start = time.perf_counter()
-        clf.partial_fit(X, y, classes=classes)
-        if name == "two-component":  # what fit does after every epoch
-            clf.update_placement(X, y)
-        epochs.append(time.perf_counter() - start)
-        print(f"  {name}: epoch {clf.n_iter_} {epochs[-1]:.1f} s, loss {clf.loss_curve_[-1]:.3f}, "
+    # two-component: what fit does after every epoch, timed with the epoch
+    replace = (lambda m: m.update_placement(X, y)) if name == "two-component" else None
+
+    def progress(clf, epoch):
+        print(f"  {name}: epoch {clf.n_iter_} {epoch.wall:.1f} s, loss {clf.loss_curve_[-1]:.3f}, "
               f"classes/example {clf.mean_classes_scored_:.1f}", flush=True)
-    return clf, epochs
+
+    times = timed_epochs(clf, X, y, args.epochs, classes=classes, each_epoch=replace, after_epoch=progress)
+    return clf, [t.wall for t in times]
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "ptb"))
+    parser.add_argument("--data", default=str(PTB_DATA))
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--eta0", type=float, default=0.1)
     parser.add_argument("--alpha", type=float, default=1e-6)
@@ -67,22 +63,14 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-train", type=int, default=None, help="use the first N training positions")
     parser.add_argument("--estimators", default="exact,lsh,uniform,two-component")
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--no-write", action="store_true")
+    add_run_arguments(parser)
     args = parser.parse_args(argv)
     if args.quick:
         args.max_train, args.epochs = 100_000, 1
 
-    splits = load_ptb(args.data)
-    start = time.perf_counter()
-    features = NextWordFeatures(context_size=3, n_components=64, random_state=args.seed).fit(splits["train"])
-    X_train, y_train = features.transform(splits["train"])
-    X_valid, y_valid = features.transform(splits["valid"])
-    X_test, y_test = features.transform(splits["test"])
-    feature_seconds = time.perf_counter() - start
-    if args.max_train:
-        X_train, y_train = X_train[: args.max_train], y_train[: args.max_train]
-    classes = np.arange(features.vocabulary_.shape[0])
+    ptb = load_ptb_features(args.data, args.seed, limits={"train": args.max_train})
+    (X_train, y_train), (X_valid, y_valid), (X_test, y_test) = (ptb.data[s] for s in ("train", "valid", "test"))
+    feature_seconds, classes = ptb.seconds, ptb.classes
     print(f"features: {X_train.shape} train, {feature_seconds:.1f} s", flush=True)
 
     results = {}
@@ -116,11 +104,7 @@ def main(argv=None):
         for name, r in results.items()
     ]  # fmt: skip
     lines = [
-        "## Penn Treebank next-word model (issue 3)",
-        "",
-        f"Command: `{command_line()}`  ",
-        f"Machine: {machine_description()}",
-        "",
+        *report_head("## Penn Treebank next-word model (issue 3)"),
         f"Data: PTB (Mikolov's 10k vocabulary), {X_train.shape[0]:,} training positions, "
         f"{X_valid.shape[0]:,} validation, {X_test.shape[0]:,} test. Features: previous 3 tokens' 64-dim "
         f"PPMI-SVD vectors (train split only), 192 float32 columns, built in {feature_seconds:.0f} s. "
@@ -141,10 +125,7 @@ def main(argv=None):
         ratio = results["lsh"]["test"] / results["exact"]["test"]
         lines += ["", f"lsh / exact test perplexity: {ratio:.3f}; epoch time exact / lsh: "
                       f"{results['exact']['epoch_s'] / results['lsh']['epoch_s']:.1f}x."]
-    body = "\n".join(lines)
-    print(body)
-    if not args.no_write:
-        write_section("ptb_language_model", body)
+    publish("ptb_language_model", "\n".join(lines), not args.no_write)
 
 
 if __name__ == "__main__":

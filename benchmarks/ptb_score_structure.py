@@ -24,7 +24,7 @@ import numpy as np
 from scipy.special import logsumexp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import command_line, machine_description, markdown_table, write_section  # noqa: E402
+from _harness import markdown_table, publish, report_head  # noqa: E402
 from paper_partition import add_model_arguments, load_model_and_contexts  # noqa: E402
 
 
@@ -60,20 +60,14 @@ def main(argv=None):
         ["total variation distance of the softmax from the uniform distribution (mean)", f"{tv_uniform.mean():.2f}"],
     ]  # fmt: skip
     body = "\n".join([
-        "## How much the class frequencies explain on PTB (issue 7)",
-        "",
-        f"Command: `{command_line()}`  ",
-        f"Machine: {machine_description()}",
-        "",
+        *report_head("## How much the class frequencies explain on PTB (issue 7)"),
         f"The exact-trained PTB model of the training section ({n_classes:,} classes, 192 features + intercept) on "
         f"the {args.n_queries:,} validation contexts of the partition section. Scores s_j = coef_j . x + b_j; the "
         "prior is the model's smoothed training label counts, (n_j + 1) / (n + C).",
         "",
         markdown_table(["quantity", "value"], rows_out),
     ])  # fmt: skip
-    print(body)
-    if not args.no_write:
-        write_section("ptb_score_structure", body)
+    publish("ptb_score_structure", body, not args.no_write)
 
 
 if __name__ == "__main__":

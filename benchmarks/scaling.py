@@ -27,21 +27,19 @@ so numba compilation (or cache loading) is not timed.
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.base import clone
 from sklearn.random_projection import SparseRandomProjection
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import (  # noqa: E402
-    command_line, machine_description, markdown_table, peak_rss_mb, reset_peak_rss, rss_mb, write_section,
+from _harness import (  # noqa: E402
+    add_run_arguments, emit_result, load_csr, markdown_table, peak_rss_mb, publish, report_head, reset_peak_rss, rss_mb,
+    run_worker, timed_epochs, wall_seconds, warm_up, worker_task,
 )
 
 from sklearn_lsh import LSHSoftmaxClassifier, TwoComponentSoftmaxClassifier  # noqa: E402
@@ -61,12 +59,8 @@ def run(name, n_classes, X, y, X_test, y_test, args):
         params["rebuild_interval"] = args.rebuild_interval_1m
     clf = LSHSoftmaxClassifier(name, **params)
     classes = np.arange(n_classes)
-    clone(clf).partial_fit(X[:500], y[:500], classes=classes)  # warm-up: numba compilation is not timed
-    seconds = []
-    for _ in range(args.epochs):
-        start = time.perf_counter()
-        clf.partial_fit(X, y, classes=classes)
-        seconds.append(time.perf_counter() - start)
+    warm_up(clf, X, y, classes)  # numba compilation is not timed
+    seconds = [t.wall for t in timed_epochs(clf, X, y, args.epochs, classes=classes)]
     start = time.perf_counter()
     exact_top, _ = clf.predict_topk(X_test, k=5)
     exact_s = time.perf_counter() - start
@@ -91,6 +85,12 @@ def run(name, n_classes, X, y, X_test, y_test, args):
     return result
 
 
+def ratio_row(n_classes, exact, lsh):
+    """C, the epoch time of "exact" over "lsh", and their top-1 difference in points."""
+    return [f"{n_classes:,}", f"{exact['epoch_s'] / lsh['epoch_s']:.1f}x",
+            f"{100 * (lsh['top1'] - exact['top1']):+.1f}"]  # fmt: skip
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="1000,10000,100000,1000000")
@@ -104,16 +104,14 @@ def main(argv=None):
     parser.add_argument("--rebuild-interval-1m", type=int, default=200)
     parser.add_argument("--exact-max", type=int, default=100_000, help="largest C trained with 'exact'")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--no-write", action="store_true")
+    add_run_arguments(parser, worker=True)
     parser.add_argument("--sparse", action="store_true", help="the sparse low-rank comparison (issue 4)")
     parser.add_argument("--compare", action="store_true",
                         help="exact, lsh, uniform and the two-component softmax side by side, with memory (issue 9)")
     parser.add_argument("--n-components", type=int, default=64, help="--sparse: embedding / projection width")
-    parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.worker:
-        return sparse_worker(json.loads(args.worker))
+    if (task := worker_task(args)) is not None:
+        return sparse_worker(task)
     if args.sparse:
         return main_sparse(args)
     if args.compare:
@@ -137,16 +135,10 @@ def main(argv=None):
                          f"{r['p5']:.3f}", f"{r['recall1']:.3f} / {r['recall5']:.3f}",
                          f"{r['exact_ms']:.3f} / {r['lsh_ms']:.3f}", f"n_bits={r['n_bits']}, builds={r['rebuilds']}"])
         if "exact" in results:
-            e, s = results["exact"], results["lsh"]
-            ratios.append([f"{n_classes:,}", f"{e['epoch_s'] / s['epoch_s']:.1f}x",
-                           f"{100 * (s['top1'] - e['top1']):+.1f}"])  # fmt: skip
+            ratios.append(ratio_row(n_classes, results["exact"], results["lsh"]))
 
     body = "\n".join([
-        "## Scaling with the number of classes (issue 3)",
-        "",
-        f"Command: `{command_line()}`  ",
-        f"Machine: {machine_description()}",
-        "",
+        *report_head("## Scaling with the number of classes (issue 3)"),
         f"Data: `make_extreme_classification(n_samples={args.n_train + args.n_test}, n_features={args.n_features}, "
         f"n_classes=C, random_state={args.seed})` (dense float32, Zipf class frequencies), first {args.n_train:,} rows "
         f"for training, {args.n_test:,} for testing. `LSHSoftmaxClassifier(eta0={args.eta0}, "
@@ -159,9 +151,7 @@ def main(argv=None):
         "",
         markdown_table(["C", "epoch time exact / lsh", "top-1 lsh - exact (points)"], ratios),
     ])  # fmt: skip
-    print(body)
-    if not args.no_write:
-        write_section("scaling", body)
+    publish("scaling", body, not args.no_write)
 
 
 # -------------------------------------------------------------------- compare
@@ -206,15 +196,13 @@ def main_compare(args):
         lsh_budget = None
         for name in COMPARE_MODELS:
             clf = compare_model(name, n_classes, args, lsh_budget)
-            clone(clf).partial_fit(X[:500], y[:500], classes=classes)  # warm-up: numba compilation is not timed
+            warm_up(clf, X, y, classes)  # numba compilation is not timed
             reset_peak_rss()
             before = rss_mb()
-            start = time.perf_counter()
-            for _ in range(args.epochs):
-                clf.partial_fit(X, y, classes=classes)
-                if name == "two-component":  # what fit does after every epoch (timed with the epoch)
-                    clf.update_placement(X, y)
-            epoch_s = (time.perf_counter() - start) / args.epochs
+            # two-component: what fit does after every epoch, timed with the epoch
+            replace = (lambda m: m.update_placement(X, y)) if name == "two-component" else None
+            times = timed_epochs(clf, X, y, args.epochs, classes=classes, each_epoch=replace)
+            epoch_s = wall_seconds(times) / args.epochs
             peak = peak_rss_mb() - before
             start = time.perf_counter()
             top, _ = clf.predict_topk(X_test, k=5)
@@ -237,11 +225,7 @@ def main_compare(args):
                          f"{r['p5']:.3f}", f"{peak:.0f}", f"{model_mb:.0f}", f"{predict_ms:.3f}", settings])
             del clf
     body = "\n".join([
-        "## Exact, LSH, uniform, prior and two-component softmax side by side (issue 9)",
-        "",
-        f"Command: `{command_line()}`  ",
-        f"Machine: {machine_description()}",
-        "",
+        *report_head("## Exact, LSH, uniform, prior and two-component softmax side by side (issue 9)"),
         f"Data: `make_extreme_classification(n_samples={args.n_train + args.n_test}, n_features={args.n_features}, "
         f"n_classes=C, random_state={args.seed})` (dense float32, Zipf class frequencies), first {args.n_train:,} rows "
         f"for training, {args.n_test:,} for testing; {args.epochs} epochs of `partial_fit(X, y, classes=range(C))` "
@@ -258,9 +242,7 @@ def main_compare(args):
         markdown_table(["C", "model", "s/epoch", "classes scored/example", "top-1", "P@5", "training memory (MB)",
                         "model arrays (MB)", "predict ms/row", "settings"], rows),
     ])  # fmt: skip
-    print(body)
-    if not args.no_write:
-        write_section("scaling-compare", body)
+    publish("scaling-compare", body, not args.no_write)
 
 
 # --------------------------------------------------------------------- sparse
@@ -283,26 +265,32 @@ def sparse_model(config, n_classes, settings):
     return projection, LSHSoftmaxClassifier("lsh", **params)
 
 
+def class_layer_arrays(clf):
+    """The parameter arrays of a fitted LSHSoftmaxClassifier: the low-rank
+    factors and intercepts, or the full class rows and intercepts."""
+    if clf.n_components is not None:
+        return clf.embedding_, clf.class_embedding_, clf.intercept_
+    return clf.coef_, clf.intercept_
+
+
 def sparse_worker(task):
     """One configuration in a fresh process; prints a JSON line of results."""
     data = np.load(task["data"])
-    X = sp.csr_matrix((data["data"], data["indices"], data["indptr"]), shape=tuple(data["shape"]))
-    y = data["y"]
+    X, y = load_csr(data), data["y"]
     n_train = task["n_train"]
     X_train, y_train, X_test, y_test = X[:n_train], y[:n_train], X[n_train:], y[n_train:]
     projection, clf = sparse_model(task["config"], task["n_classes"], task)
     classes = np.arange(task["n_classes"])  # every class of the problem, seen in training or not
     warm_rows = X_train[:500] if projection is None else clone(projection).fit_transform(X_train[:500])
-    clone(clf).partial_fit(warm_rows, y_train[:500], classes=classes)  # warm-up: numba compilation is not timed
+    warm_up(clf, warm_rows, y_train, classes)  # numba compilation is not timed
     del warm_rows
     rss_before = rss_mb()
     start = time.perf_counter()
     if projection is not None:  # the pipeline's first step, timed with the epochs
         X_train = projection.fit_transform(X_train)
         X_test = projection.transform(X_test)
-    for _ in range(task["epochs"]):
-        clf.partial_fit(X_train, y_train, classes=classes)
-    fit_s = time.perf_counter() - start
+    projection_s = time.perf_counter() - start
+    fit_s = projection_s + wall_seconds(timed_epochs(clf, X_train, y_train, task["epochs"], classes=classes))
     peak_fit = peak_rss_mb()
     top, _ = clf.predict_topk(X_test, k=5)
     result = {
@@ -312,11 +300,10 @@ def sparse_worker(task):
         "p5": precision_at_k(y_test, top, k=5),
         "rss_before_mb": rss_before,
         "peak_fit_mb": peak_fit,
-        "model_mb": sum(a.nbytes for a in (clf.__dict__.get("embedding_"), clf._weights, clf.intercept_)
-                        if a is not None) / 2**20,
+        "model_mb": sum(a.nbytes for a in class_layer_arrays(clf)) / 2**20,
         "n_train_classes": int(np.unique(y_train).shape[0]),
     }
-    print(json.dumps(result), flush=True)
+    emit_result(result)
 
 
 def main_sparse(args):
@@ -337,9 +324,7 @@ def main_sparse(args):
             results = {}
             for config in SPARSE_CONFIGS:
                 task = dict(settings, data=str(path), config=config, n_classes=n_classes)
-                out = subprocess.run([sys.executable, __file__, "--worker", json.dumps(task)], check=True,
-                                     capture_output=True, text=True).stdout  # fmt: skip
-                results[config] = r = json.loads(out.strip().splitlines()[-1])
+                results[config] = r = run_worker(__file__, task)
                 print(f"C={n_classes} {config}: {r}", flush=True)
                 rows.append([f"{n_classes:,}", config, f"{r['epoch_s']:.1f}", f"{r['scored']:.0f}",
                              f"{r['top1']:.3f}", f"{r['p5']:.3f}", f"{r['peak_fit_mb']:.0f}",
@@ -348,16 +333,10 @@ def main_sparse(args):
             full_gb = n_classes * n_features * 4 / 2**30
             rows.append([f"{n_classes:,}", "full-rank (any estimator)", "not run", "", "", "", "", "",
                          f"coef_ alone: {full_gb:.1f} GiB", ""])  # fmt: skip
-            lsh, exact = results["low-rank lsh"], results["low-rank exact"]
-            ratios.append([f"{n_classes:,}", f"{exact['epoch_s'] / lsh['epoch_s']:.1f}x",
-                           f"{100 * (lsh['top1'] - exact['top1']):+.1f}"])  # fmt: skip
+            ratios.append(ratio_row(n_classes, results["low-rank exact"], results["low-rank lsh"]))
 
     body = "\n".join([
-        "## Sparse input, low-rank mode (issue 4)",
-        "",
-        f"Command: `{command_line()}`  ",
-        f"Machine: {machine_description()}",
-        "",
+        *report_head("## Sparse input, low-rank mode (issue 4)"),
         f"Data: `make_extreme_classification(n_samples={args.n_train + args.n_test}, n_features={n_features}, "
         f"n_classes=C, sparse=True, n_nonzero={n_nonzero}, random_state={args.seed})` (CSR float32, tf weights, "
         f"Zipf class frequencies), first {args.n_train:,} rows for training, {args.n_test:,} for testing. "
@@ -376,9 +355,7 @@ def main_sparse(args):
         "",
         markdown_table(["C", "epoch time low-rank exact / lsh", "top-1 lsh - exact (points)"], ratios),
     ])  # fmt: skip
-    print(body)
-    if not args.no_write:
-        write_section("scaling-sparse", body)
+    publish("scaling-sparse", body, not args.no_write)
 
 
 if __name__ == "__main__":

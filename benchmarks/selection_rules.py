@@ -20,7 +20,8 @@ import numpy as np
 from scipy.stats import binom
 from scipy.special import logsumexp
 from sklearn_lsh.datasets import make_partition_problem
-from sklearn_lsh._index import _row_norms, _norm_range_maxima
+from sklearn.utils.extmath import row_norms
+from sklearn_lsh._index import _norm_range_maxima
 
 
 def hamming_rule():
@@ -28,8 +29,8 @@ def hamming_rule():
     X = X[100:]
     S = X @ W.T
     exact = logsumexp(S, axis=1)
-    norms = _row_norms(W)
-    qn = _row_norms(X)
+    norms = row_norms(W)
+    qn = row_norms(X)
     rng = np.random.default_rng(1)
     for R in (64, 10000):
         M = _norm_range_maxima(norms, R)
@@ -59,7 +60,7 @@ def t_of_m_rule():
     X = X[100:400]
     S = X @ W.T
     exact = logsumexp(S, axis=1)
-    norms = _row_norms(W); qn = _row_norms(X)
+    norms = row_norms(W); qn = row_norms(X)
     rng = np.random.default_rng(1)
     M = _norm_range_maxima(norms, 10000)
     Wt = np.hstack([W / M[:, None], np.sqrt(np.maximum(0, 1 - (norms / M) ** 2))[:, None]])

@@ -21,8 +21,6 @@ Run ``python benchmarks/simhash.py``; ``--quick`` for a smoke run;
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,8 +30,9 @@ import numpy as np
 import scipy.sparse as sp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import (  # noqa: E402
-    command_line, machine_description, markdown_table, peak_rss_mb, reset_peak_rss, rss_mb, write_section,
+from _harness import (  # noqa: E402
+    add_run_arguments, emit_result, load_csr, markdown_table, peak_rss_mb, publish, report_head, reset_peak_rss, rss_mb,
+    run_worker, worker_task,
 )
 
 
@@ -62,10 +61,7 @@ def run_one(model, X):
 
 def worker(task):
     data = np.load(task["data"])
-    if "indptr" in data:
-        X = sp.csr_matrix((data["data"], data["indices"], data["indptr"]), shape=tuple(data["shape"]))
-    else:
-        X = data["X"]
+    X = load_csr(data) if "indptr" in data else data["X"]
     run_one(make_model(task["model"], task["n_bits"], 0), X[:1000])  # warm-up
     base = rss_mb()
     reset_peak_rss()  # the peak of loading the data is not the method's
@@ -79,19 +75,17 @@ def worker(task):
     out = run_one(make_model(task["model"], task["n_bits"], 0), X[:10000])
     result = {"seconds": seconds, "rows_per_s": X.shape[0] / seconds, "extra_mb": peak_rss_mb() - base,
               "zero_fraction": float(np.mean(out == 0))}  # fmt: skip  (zeros: on the first 10,000 rows)
-    print(json.dumps(result), flush=True)
+    emit_result(result)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n-rows", type=int, default=100_000)
     parser.add_argument("--n-bits", type=int, default=64)
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--no-write", action="store_true")
-    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    add_run_arguments(parser, worker=True)
     args = parser.parse_args(argv)
-    if args.worker:
-        return worker(json.loads(args.worker))
+    if (task := worker_task(args)) is not None:
+        return worker(task)
     from sklearn_lsh.datasets import make_extreme_classification
 
     n_rows = 5_000 if args.quick else args.n_rows
@@ -113,10 +107,7 @@ def main(argv=None):
         for label, path, models in datasets:
             results = {}
             for model in models:
-                task = {"data": str(path), "model": model, "n_bits": args.n_bits}
-                out = subprocess.run([sys.executable, __file__, "--worker", json.dumps(task)], check=True,
-                                     capture_output=True, text=True).stdout  # fmt: skip
-                results[model] = r = json.loads(out.strip().splitlines()[-1])
+                results[model] = r = run_worker(__file__, {"data": str(path), "model": model, "n_bits": args.n_bits})
                 print(f"{label} {model}: {r}", flush=True)
                 zeros = "-" if model.startswith("SimHash") else f"{r['zero_fraction']:.3f}"
                 rows.append([label, model, f"{r['rows_per_s']:,.0f}", f"{r['seconds']:.3f}", f"{r['extra_mb']:.0f}",
@@ -126,11 +117,7 @@ def main(argv=None):
                 ratios.append([label, model, f"{theirs['seconds'] / results[model]['seconds']:.1f}x"])
 
     body = "\n".join([
-        "## SimHash features (issue 5)",
-        "",
-        f"Command: `{command_line()}`  ",
-        f"Machine: {machine_description()}",
-        "",
+        *report_head("## SimHash features (issue 5)"),
         f"{n_rows:,} rows, n_bits = {args.n_bits} sign features per row (`output=\"sign\"`), `fit_transform` "
         "timed in a fresh process (median of 7 calls) after a 1,000-row warm-up. \"Peak extra memory\" is the process's peak "
         "RSS minus its RSS with the data loaded. \"Zeros\" is the fraction of the recipe's outputs that are 0, "
@@ -141,9 +128,7 @@ def main(argv=None):
         "",
         markdown_table(["data", "method", "speed-up over the scikit-learn recipe"], ratios),
     ])  # fmt: skip
-    print(body)
-    if not args.no_write:
-        write_section("simhash", body)
+    publish("simhash", body, not args.no_write)
 
 
 if __name__ == "__main__":

@@ -38,7 +38,10 @@ import numpy as np
 from sklearn.metrics import log_loss
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import command_line, machine_description, markdown_table, write_section  # noqa: E402
+from _harness import (  # noqa: E402
+    add_run_arguments, command_line, machine_description, markdown_table, mean_log_loss, timed_epochs, wall_seconds,
+    warm_up, write_section,
+)
 
 from sklearn_lsh import LSHSoftmaxClassifier, TwoComponentSoftmaxClassifier  # noqa: E402
 from sklearn_lsh._placement import assign_exact, assign_greedy, assignment_cost, polish  # noqa: E402
@@ -142,9 +145,7 @@ def loss_table(result):
 def scale(n_classes, n_samples):
     X, y = make_extreme_classification(n_samples, 64, n_classes, random_state=0)
     clf = TwoComponentSoftmaxClassifier(None, random_state=0)
-    start = time.perf_counter()
-    clf.partial_fit(X, y, classes=np.arange(n_classes))
-    epoch_s = time.perf_counter() - start
+    epoch_s = timed_epochs(clf, X, y, 1, classes=np.arange(n_classes))[0].wall
     start = time.perf_counter()
     clf.update_placement(X, y)
     h = clf.reassign_history_[-1]
@@ -166,8 +167,7 @@ def compare(args):
     X, y = make_extreme_classification(n_train + 10_000, 64, C, random_state=0)
     X, y, X_test, y_test = X[:n_train], y[:n_train], X[n_train:], y[n_train:]
     classes = np.arange(C)
-    # A warm-up fit, so that numba compilation (or cache loading) is not timed.
-    LSHSoftmaxClassifier(random_state=0).partial_fit(X[:500], y[:500], classes=classes)
+    warm_up(LSHSoftmaxClassifier(random_state=0), X, y, classes)  # numba compilation (or cache loading) is not timed
     settings = [
         ("TwoComponent, reassign=greedy", lambda: TwoComponentSoftmaxClassifier(random_state=0), True),
         ("TwoComponent, reassign=None", lambda: TwoComponentSoftmaxClassifier(None, random_state=0), False),
@@ -177,27 +177,18 @@ def compare(args):
     rows = []
     for label, make, replace in settings:
         clf = make()
-        start = time.perf_counter()
-        for _ in range(args.compare_epochs):
-            clf.partial_fit(X, y, classes=classes)
-            if replace:
-                clf.update_placement(X, y)
-        train_s = time.perf_counter() - start
+        each_epoch = (lambda m: m.update_placement(X, y)) if replace else None
+        train_s = wall_seconds(timed_epochs(clf, X, y, args.compare_epochs, classes=classes, each_epoch=each_epoch))
         start = time.perf_counter()
         top, _ = clf.predict_topk(X_test, k=5)
         predict_s = time.perf_counter() - start
-        column = np.searchsorted(clf.classes_, y_test)
-        test_loss = 0.0
-        for lo in range(0, X_test.shape[0], 1000):
-            log_proba = clf.predict_log_proba(X_test[lo : lo + 1000])
-            test_loss -= float(log_proba[np.arange(log_proba.shape[0]), column[lo : lo + 1000]].sum())
         if isinstance(clf, TwoComponentSoftmaxClassifier):
             n_params = clf.row_coef_.size + clf.col_coef_.size + clf.row_intercept_.size + clf.class_intercept_.size
         else:
             n_params = clf.coef_.size + clf.intercept_.size
         rows.append({"setting": label, "scored": clf.mean_classes_scored_, "ips": clf.inner_products_per_example_,
                      "train_s": train_s, "predict_s": predict_s, "top1": float(np.mean(top[:, 0] == y_test)),
-                     "p5": precision_at_k(y_test, top, k=5), "test_log_loss": test_loss / X_test.shape[0],
+                     "p5": precision_at_k(y_test, top, k=5), "test_log_loss": mean_log_loss(clf, X_test, y_test),
                      "train_loss": float(clf.loss_curve_[-1]), "params": int(n_params)})  # fmt: skip
         print(rows[-1], flush=True)
     return {"C": C, "n_train": n_train, "epochs": args.compare_epochs, "rows": rows}
@@ -225,8 +216,7 @@ def main(argv=None):
     parser.add_argument("--compare-classes", type=int, default=10_000)
     parser.add_argument("--compare-train", type=int, default=100_000)
     parser.add_argument("--compare-epochs", type=int, default=3)
-    parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
-    parser.add_argument("--no-write", action="store_true")
+    add_run_arguments(parser, quick_help="small sizes (a smoke run)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     if args.quick:
