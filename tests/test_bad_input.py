@@ -18,7 +18,6 @@ from sklearn.exceptions import NotFittedError
 
 from sklearn_lsh import (
     LSHIndex,
-    LSHSoftmaxClassifier,
     SimHashBucketEncoder,
     SimHashTransformer,
     estimate_log_partition,
@@ -26,6 +25,8 @@ from sklearn_lsh import (
 from sklearn_lsh.datasets import load_ptb, make_extreme_classification
 from sklearn_lsh.datasets._text import NextWordFeatures
 from sklearn_lsh.metrics import ndcg_at_k, precision_at_k
+
+from .test_common import CLASSIFIERS, KINDS, model_arrays
 
 RNG = np.random.default_rng(0)
 X = RNG.standard_normal((60, 5))
@@ -44,12 +45,12 @@ def _quiet():
         yield
 
 
-def _clf(**params):
-    return LSHSoftmaxClassifier(random_state=0, max_iter=2, **params)
+def _clf(kind="lsh", **params):
+    return CLASSIFIERS[kind][0](random_state=0, max_iter=2, **params)
 
 
-def _fitted(**params):
-    return _clf(**params).fit(X, Y)
+def _fitted(kind="lsh", **params):
+    return _clf(kind, **params).fit(X, Y)
 
 
 TRANSFORMERS = {
@@ -58,52 +59,68 @@ TRANSFORMERS = {
     "bucket-encoder": lambda: SimHashBucketEncoder(4, 3, random_state=0),
 }
 
+# Every classifier (KINDS): (id, call(kind), error type, message pattern)
+CLASSIFIER_CASES = [
+    # ---- X
+    ("fit-nan", lambda k: _clf(k).fit(X_NAN, Y), ValueError, "Input X contains NaN"),
+    ("fit-inf", lambda k: _clf(k).fit(X_INF, Y), ValueError, "Input X contains infinity"),
+    ("fit-empty", lambda k: _clf(k).fit(X[:0], Y[:0]), ValueError, "0 sample"),
+    ("fit-zero-features", lambda k: _clf(k).fit(X[:, :0], Y), ValueError, "0 feature"),
+    ("fit-ragged", lambda k: _clf(k).fit([[1.0, 2.0], [3.0]], [0, 1]), ValueError, "inhomogeneous"),
+    ("fit-1d-X", lambda k: _clf(k).fit(X[:, 0], Y), ValueError, "Expected 2D array"),
+    ("fit-strings-X", lambda k: _clf(k).fit(np.full((60, 2), "a", dtype=object), Y), ValueError, "convert string"),
+    ("fit-mismatched-lengths", lambda k: _clf(k).fit(X, Y[:-1]), ValueError, "inconsistent numbers of samples"),
+    ("fit-complex-X", lambda k: _clf(k).fit(X + 1j, Y), ValueError, "Complex data not supported"),
+    # ---- y
+    ("fit-one-class", lambda k: _clf(k).fit(X, np.zeros(60)), ValueError, "only one class"),
+    ("fit-continuous-y", lambda k: _clf(k).fit(X, RNG.standard_normal(60)), ValueError, "Unknown label type"),
+    ("fit-2d-y", lambda k: _clf(k).fit(X, np.c_[Y, Y]), ValueError, "1d array"),
+    ("fit-mixed-label-types", lambda k: _clf(k).fit(X, np.array(["a", 1, "b", 2] * 15, dtype=object)),
+     ValueError, "mixes label types"),  # fmt: skip
+    # ---- sample_weight
+    ("fit-negative-weight", lambda k: _clf(k).fit(X, Y, sample_weight=-np.ones(60)), ValueError, "Negative values"),
+    ("fit-zero-weights", lambda k: _clf(k).fit(X, Y, sample_weight=np.zeros(60)), ValueError,
+     "at least one non-zero"),  # fmt: skip
+    ("fit-nan-weight", lambda k: _clf(k).fit(X, Y, sample_weight=np.full(60, np.nan)), ValueError,
+     "NaN or infinity"),  # fmt: skip
+    ("fit-weight-length", lambda k: _clf(k).fit(X, Y, sample_weight=np.ones(7)), ValueError,
+     "one weight per sample"),  # fmt: skip
+    # ---- partial_fit
+    ("partial-fit-no-classes", lambda k: _clf(k).partial_fit(X, Y), ValueError, "classes must be passed"),
+    ("partial-fit-label-outside", lambda k: _clf(k).partial_fit(X, Y, classes=[0, 1, 2]), ValueError,
+     "not in classes"),  # fmt: skip
+    ("partial-fit-one-class", lambda k: _clf(k).partial_fit(X, Y * 0, classes=[0]), ValueError,
+     "at least 2 classes"),  # fmt: skip
+    ("partial-fit-other-classes", lambda k: _fitted(k).partial_fit(X, Y, classes=[0, 1, 2, 3, 4]), ValueError,
+     "not the same as on the first call"),  # fmt: skip
+    ("partial-fit-balanced", lambda k: _clf(k, class_weight="balanced").partial_fit(X, Y, classes=[0, 1, 2, 3]),
+     ValueError, "balanced"),  # fmt: skip
+    ("partial-fit-wrong-features", lambda k: _fitted(k).partial_fit(X[:, :4], Y), ValueError, "X has 4 features"),
+    # ---- parameters (checked by _fit_context)
+    ("bad-parameter", lambda k: _clf(k, batch_size=0).fit(X, Y), ValueError, "batch_size"),
+    ("bad-class-weight", lambda k: _clf(k, class_weight="auto").fit(X, Y), ValueError, "class_weight"),
+    # ---- prediction
+    ("predict-unfitted", lambda k: _clf(k).predict(X), NotFittedError, "not fitted"),
+    ("topk-unfitted", lambda k: _clf(k).predict_topk(X, 2), NotFittedError, "not fitted"),
+    ("predict-wrong-features", lambda k: _fitted(k).predict(X[:, :4]), ValueError, "X has 4 features"),
+    ("proba-wrong-features", lambda k: _fitted(k).predict_proba(X[:, :4]), ValueError, "X has 4 features"),
+    ("log-proba-wrong-features", lambda k: _fitted(k).predict_log_proba(X[:, :4]), ValueError, "X has 4 features"),
+    ("decision-wrong-features", lambda k: _fitted(k).decision_function(X[:, :4]), ValueError, "X has 4 features"),
+    ("topk-wrong-features", lambda k: _fitted(k).predict_topk(X[:, :4], 2), ValueError, "X has 4 features"),
+    ("score-wrong-features", lambda k: _fitted(k).score(X[:, :4], Y), ValueError, "X has 4 features"),
+    ("predict-nan", lambda k: _fitted(k).predict(X_NAN), ValueError, "Input X contains NaN"),
+    ("topk-k-too-large", lambda k: _fitted(k).predict_topk(X, 5), ValueError,
+     r"k must be an int in \[1, n_classes=4\]"),  # fmt: skip
+    ("topk-k-float", lambda k: _fitted(k).predict_topk(X, 1.5), ValueError, "k must be an int"),
+    ("warm-start-other-features", lambda k: _fitted(k, warm_start=True).fit(X[:, :4], Y), ValueError, "warm_start"),
+]
+
 # (id, call, error type, message pattern)
 CASES = [
-    # ---- classifier: X
-    ("fit-nan", lambda: _clf().fit(X_NAN, Y), ValueError, "Input X contains NaN"),
-    ("fit-inf", lambda: _clf().fit(X_INF, Y), ValueError, "Input X contains infinity"),
-    ("fit-empty", lambda: _clf().fit(X[:0], Y[:0]), ValueError, "0 sample"),
-    ("fit-zero-features", lambda: _clf().fit(X[:, :0], Y), ValueError, "0 feature"),
-    ("fit-ragged", lambda: _clf().fit([[1.0, 2.0], [3.0]], [0, 1]), ValueError, "inhomogeneous"),
-    ("fit-1d-X", lambda: _clf().fit(X[:, 0], Y), ValueError, "Expected 2D array"),
-    ("fit-strings-X", lambda: _clf().fit(np.full((60, 2), "a", dtype=object), Y), ValueError, "convert string"),
-    ("fit-mismatched-lengths", lambda: _clf().fit(X, Y[:-1]), ValueError, "inconsistent numbers of samples"),
-    ("fit-complex-X", lambda: _clf().fit(X + 1j, Y), ValueError, "Complex data not supported"),
-    # ---- classifier: y
-    ("fit-one-class", lambda: _clf().fit(X, np.zeros(60)), ValueError, "only one class"),
-    ("fit-continuous-y", lambda: _clf().fit(X, RNG.standard_normal(60)), ValueError, "Unknown label type"),
-    ("fit-2d-y", lambda: _clf().fit(X, np.c_[Y, Y]), ValueError, "1d array"),
-    ("fit-mixed-label-types", lambda: _clf().fit(X, np.array(["a", 1, "b", 2] * 15, dtype=object)),
-     ValueError, "mixes label types"),  # fmt: skip
-    # ---- classifier: sample_weight
-    ("fit-negative-weight", lambda: _clf().fit(X, Y, sample_weight=-np.ones(60)), ValueError, "Negative values"),
-    ("fit-zero-weights", lambda: _clf().fit(X, Y, sample_weight=np.zeros(60)), ValueError, "at least one non-zero"),
-    ("fit-nan-weight", lambda: _clf().fit(X, Y, sample_weight=np.full(60, np.nan)), ValueError, "NaN or infinity"),
-    ("fit-weight-length", lambda: _clf().fit(X, Y, sample_weight=np.ones(7)), ValueError, "one weight per sample"),
-    # ---- classifier: partial_fit
-    ("partial-fit-no-classes", lambda: _clf().partial_fit(X, Y), ValueError, "classes must be passed"),
-    ("partial-fit-label-outside", lambda: _clf().partial_fit(X, Y, classes=[0, 1, 2]), ValueError,
-     "not in classes"),  # fmt: skip
-    ("partial-fit-one-class", lambda: _clf().partial_fit(X, Y * 0, classes=[0]), ValueError, "at least 2 classes"),
-    ("partial-fit-other-classes", lambda: _fitted().partial_fit(X, Y, classes=[0, 1, 2, 3, 4]), ValueError,
-     "not the same as on the first call"),  # fmt: skip
-    ("partial-fit-balanced", lambda: _clf(class_weight="balanced").partial_fit(X, Y, classes=[0, 1, 2, 3]),
-     ValueError, "balanced"),  # fmt: skip
-    # ---- classifier: parameters (checked by _fit_context)
-    ("bad-parameter", lambda: _clf(n_tables=0).fit(X, Y), ValueError, "n_tables"),
-    ("bad-estimator", lambda: _clf(estimator="softmax").fit(X, Y), ValueError, "estimator"),
-    # ---- classifier: prediction
-    ("predict-unfitted", lambda: _clf().predict(X), NotFittedError, "not fitted"),
-    ("predict-wrong-features", lambda: _fitted().predict(X[:, :4]), ValueError, "X has 4 features"),
-    ("proba-wrong-features", lambda: _fitted().predict_proba(X[:, :4]), ValueError, "X has 4 features"),
-    ("decision-wrong-features", lambda: _fitted().decision_function(X[:, :4]), ValueError, "X has 4 features"),
-    ("topk-wrong-features", lambda: _fitted().predict_topk(X[:, :4], 2), ValueError, "X has 4 features"),
-    ("predict-nan", lambda: _fitted().predict(X_NAN), ValueError, "Input X contains NaN"),
-    ("topk-k-too-large", lambda: _fitted().predict_topk(X, 5), ValueError, r"k must be an int in \[1, n_classes=4\]"),
-    ("topk-k-float", lambda: _fitted().predict_topk(X, 1.5), ValueError, "k must be an int"),
-    ("topk-retrieval", lambda: _fitted().predict_topk(X, 2, retrieval="fast"), ValueError, "retrieval must be"),
-    ("warm-start-other-features", lambda: _fitted(warm_start=True).fit(X[:, :4], Y), ValueError, "warm_start"),
+    # ---- LSHSoftmaxClassifier only
+    ("lsh-bad-parameter", lambda: _clf(n_tables=0).fit(X, Y), ValueError, "n_tables"),
+    ("lsh-bad-estimator", lambda: _clf(estimator="softmax").fit(X, Y), ValueError, "estimator"),
+    ("lsh-topk-retrieval", lambda: _fitted().predict_topk(X, 2, retrieval="fast"), ValueError, "retrieval must be"),
     # ---- partition-function API
     ("partition-nan-X", lambda: estimate_log_partition(W, X_NAN), ValueError, "Input X contains NaN"),
     ("partition-inf-W", lambda: estimate_log_partition(np.where(W > 2, np.inf, W), X), ValueError,
@@ -149,6 +166,13 @@ for name, make in TRANSFORMERS.items():
 def test_bad_input_raises_a_clear_error(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+@pytest.mark.parametrize("call, error, match", [c[1:] for c in CLASSIFIER_CASES], ids=[c[0] for c in CLASSIFIER_CASES])
+@pytest.mark.parametrize("kind", KINDS)
+def test_classifier_bad_input_raises_a_clear_error(kind, call, error, match):
+    with pytest.raises(error, match=match):
+        call(kind)
 
 
 # --------------------------------------------------- valid but unusual input
@@ -204,18 +228,34 @@ def _variant(kind, A, tmp_path):
     return _unsorted_with_duplicates(A)
 
 
+# name -> (classifier kind, parameters)
+CLASSIFIER_CONFIGS = {
+    "lsh": ("lsh", {}),
+    "exact": ("lsh", {"estimator": "exact"}),
+    "two-component": ("two-component", {}),
+}
+
+
+def _topk(model, A):
+    """The top-2 of ``model``: by its LSH tables if it has them."""
+    return model.predict_topk(A, 2, **({"retrieval": "lsh"} if hasattr(model, "n_tables") else {}))
+
+
 @pytest.mark.parametrize("kind", VARIANTS)
-@pytest.mark.parametrize("estimator", ["lsh", "exact"])
-def test_classifier_accepts_unusual_containers(kind, estimator, tmp_path):
+@pytest.mark.parametrize("config", list(CLASSIFIER_CONFIGS))
+def test_classifier_accepts_unusual_containers(kind, config, tmp_path):
     A = np.where(np.abs(X) > 0.7, X, 0.0)  # some zeros, so the CSR forms are sparse
     Xv = _variant(kind, A, tmp_path)
     snapshot = pickle.dumps(Xv) if kind != "memmap" else np.array(Xv)
-    reference = _clf(estimator=estimator).fit(A, Y)
-    model = _clf(estimator=estimator).fit(Xv, Y)
-    np.testing.assert_allclose(model.coef_, reference.coef_, rtol=1e-10, atol=1e-12)
+    classifier, params = CLASSIFIER_CONFIGS[config]
+    reference = _clf(classifier, **params).fit(A, Y)
+    model = _clf(classifier, **params).fit(Xv, Y)
+    expected = model_arrays(reference)
+    for name, value in model_arrays(model).items():
+        np.testing.assert_allclose(value, expected[name], rtol=1e-10, atol=1e-12, err_msg=name)
     np.testing.assert_array_equal(model.predict(Xv), reference.predict(A))
-    labels, proba = model.predict_topk(Xv, 2, retrieval="lsh")
-    ref_labels, ref_proba = reference.predict_topk(A, 2, retrieval="lsh")
+    labels, proba = _topk(model, Xv)
+    ref_labels, ref_proba = _topk(reference, A)
     np.testing.assert_array_equal(labels, ref_labels)
     np.testing.assert_allclose(proba, ref_proba, rtol=1e-8)
     # the caller's data is untouched
@@ -254,8 +294,10 @@ def test_partition_api_accepts_unusual_containers(kind, method, tmp_path):
 
 # ------------------------------------------------ failures leave models intact
 def _state(model):
+    """Everything ``fit`` sets, public and private (not the parameters)."""
+    params = model.get_params()
     return {name: (value.copy() if isinstance(value, np.ndarray) else value)
-            for name, value in vars(model).items() if name.endswith("_") and not name.startswith("_")}  # fmt: skip
+            for name, value in vars(model).items() if name not in params}  # fmt: skip
 
 
 def _assert_same_state(a, b):
@@ -280,16 +322,22 @@ def _assert_same_state(a, b):
     ],
     ids=["labels-outside", "nan", "features", "weights", "classes", "fit-nan", "fit-one-class"],
 )
-@pytest.mark.parametrize("n_components", [None, 3])
-def test_a_failed_call_leaves_the_model_intact(bad_call, n_components):
-    model = _clf(n_components=n_components).partial_fit(X, Y, classes=np.arange(4))
+@pytest.mark.parametrize(
+    "config", [("lsh", {}), ("lsh", {"n_components": 3}), ("two-component", {})],
+    ids=["lsh", "lsh-low-rank", "two-component"],
+)
+def test_a_failed_call_leaves_the_model_intact(bad_call, config):
+    kind, params = config
+    model = _clf(kind, **params).partial_fit(X, Y, classes=np.arange(4))
     before = _state(model)
+    assert any(name.startswith("_") for name in before)  # the private state is compared too
     prediction = model.predict_proba(X)
     with pytest.raises(ValueError):
         bad_call(model)
     _assert_same_state(before, _state(model))
     np.testing.assert_array_equal(model.predict_proba(X), prediction)
     model.partial_fit(X, Y)  # and it keeps training
+    assert model.n_iter_ == 2
 
 
 # ------------------------------------------- user-assigned fitted arrays

@@ -1,4 +1,4 @@
-"""LSHSoftmaxClassifier: scikit-learn conformance and behaviour."""
+"""LSHSoftmaxClassifier: behaviour (the scikit-learn checks are in test_common.py)."""
 
 import pickle
 import subprocess
@@ -16,34 +16,10 @@ from sklearn.datasets import make_classification
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_lsh import LSHSoftmaxClassifier
 
 ESTIMATORS = ["lsh", "exact", "uniform", "prior", "lsh-draw", "mips-gumbel"]
-
-
-def _expected_failed_checks(estimator):
-    reason = (
-        "stochastic minibatch SGD: a zero-weight or repeated row still takes a slot in the shuffled "
-        "minibatches, so the optimisation path differs (as for scikit-learn's SGDClassifier)"
-    )
-    return {
-        "check_sample_weight_equivalence_on_dense_data": reason,
-        "check_sample_weight_equivalence_on_sparse_data": reason,
-    }
-
-
-@parametrize_with_checks(
-    [LSHSoftmaxClassifier(name, random_state=0) for name in ESTIMATORS]
-    + [LSHSoftmaxClassifier(name, n_components=8, random_state=0) for name in ("lsh", "exact")]
-    + [LSHSoftmaxClassifier(logit_adjustment=1.0, logit_adjustment_form=form, random_state=0)
-       for form in ("loss", "post-hoc")]
-    + [LSHSoftmaxClassifier(n_prior_samples=5, random_state=0)],  # fmt: skip
-    expected_failed_checks=_expected_failed_checks,
-)
-def test_sklearn_compatible(estimator, check):
-    check(estimator)
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,5 @@
-"""Property-based fuzz tests of the public API (hypothesis).
+"""Property-based fuzz tests of the public API (hypothesis); the classifier
+tests run for both classifiers (``KINDS`` of ``tests/test_common.py``).
 
 Fast, reproducible profile (the default, ``HYPOTHESIS_PROFILE=ci``)::
 
@@ -26,7 +27,7 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from hypothesis import event, given
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -40,6 +41,8 @@ from sklearn_lsh import (
     estimate_log_partition,
 )
 
+from .test_common import CLASSIFIERS, KINDS
+
 pytestmark = [
     pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning"),
     pytest.mark.filterwarnings("ignore::UserWarning"),
@@ -47,6 +50,16 @@ pytestmark = [
 ]
 
 # --------------------------------------------------------------- helpers
+
+# The dtypes of the fuzzed models. The two-component model adds its row and
+# column log-normalisers to the scores without a shift to the row maximum
+# (a known drift, the strict xfail of
+# tests/test_common.py::test_predictions_are_probabilities_on_large_scores):
+# in float32 that gives probabilities far above 1 on large inputs, so its
+# fit and first partial_fit get float64 data (later float32 chunks are cast
+# to the float64 model), and in float64 a rounding slack (_rounding_slack).
+# Add float32 back and drop the slack when that xfail flips.
+MODEL_DTYPES = {"lsh": (np.float32, np.float64), "two-component": (np.float64,)}
 
 _CLASSIFIER_ERRORS = (ValueError, TypeError, FloatingPointError)
 _OTHER_ERRORS = (ValueError, TypeError)
@@ -110,10 +123,10 @@ def _to_csr(values, kind, index_dtype):
 
 
 @st.composite
-def matrices(draw, n_rows, n_cols, layouts=("dense", "csr")):
+def matrices(draw, n_rows, n_cols, layouts=("dense", "csr"), dtypes=(np.float32, np.float64)):
     """A finite float32/float64 matrix, dense or CSR (canonical or not), with
     random sparsity, all-zero rows and extreme magnitudes."""
-    dtype = draw(st.sampled_from([np.float32, np.float64]))
+    dtype = draw(st.sampled_from(dtypes))
     values = draw(hnp.arrays(np.float64, (n_rows, n_cols), elements=_ELEMENTS))
     layout = draw(st.sampled_from(layouts))
     if draw(st.booleans()):
@@ -153,12 +166,12 @@ def label_pools(n_classes):
 
 
 @st.composite
-def classification_data(draw):
+def classification_data(draw, dtypes=(np.float32, np.float64)):
     """``(X, y, pool)``: ``pool`` holds every class label, ``y`` uses the first
     ``n_present`` of them only."""
     n_samples = draw(st.integers(1, 40))
     n_features = draw(st.integers(1, 12))
-    X = draw(matrices(n_samples, n_features))
+    X = draw(matrices(n_samples, n_features, dtypes=dtypes))
     n_classes = draw(st.integers(2, 12))
     pool = draw(label_pools(n_classes))
     n_present = draw(st.integers(2, n_classes))
@@ -172,16 +185,27 @@ def classification_data(draw):
 
 
 @st.composite
-def classifier_params(draw, pool, partial):
-    params = dict(
-        estimator=draw(st.sampled_from(["lsh", "exact", "uniform", "prior"])),
-        n_prior_samples=draw(st.sampled_from([0, 0, 1, 5])),
-        n_components=draw(st.one_of(st.none(), st.integers(1, 4))),
-        n_bits=draw(st.one_of(st.none(), st.integers(1, 6))),
-        n_tables=draw(st.integers(1, 4)),
-        n_samples=draw(st.one_of(st.none(), st.integers(1, 4))),
-        rebuild_interval=draw(st.one_of(st.none(), st.integers(1, 3))),
-        learning_rate=draw(st.sampled_from(["adagrad", "constant"])),
+def classifier_params(draw, kind, pool, partial):
+    """Parameters of a ``kind`` classifier (see ``tests/test_common.py``)."""
+    if kind == "lsh":
+        params = dict(
+            estimator=draw(st.sampled_from(["lsh", "exact", "uniform", "prior"])),
+            n_prior_samples=draw(st.sampled_from([0, 0, 1, 5])),
+            n_components=draw(st.one_of(st.none(), st.integers(1, 4))),
+            n_bits=draw(st.one_of(st.none(), st.integers(1, 6))),
+            n_tables=draw(st.integers(1, 4)),
+            n_samples=draw(st.one_of(st.none(), st.integers(1, 4))),
+            rebuild_interval=draw(st.one_of(st.none(), st.integers(1, 3))),
+            learning_rate=draw(st.sampled_from(["adagrad", "constant"])),
+            fit_intercept=draw(st.booleans()),
+            n_jobs=draw(st.sampled_from([None, 1, 2, -1])),
+        )
+        if not partial:
+            params["early_stopping"] = draw(st.booleans())
+            params["validation_fraction"] = draw(st.floats(0.05, 0.5))
+    else:
+        params = dict(reassign=draw(st.sampled_from(["greedy", "exact", None])))
+    params.update(
         eta0=draw(st.one_of(st.sampled_from([1e-3, 0.1, 1.0, 10.0, 1e3]), st.floats(1e-4, 1e3))),
         alpha=draw(st.sampled_from([0.0, 1e-6, 1e-2, 1.0])),
         batch_size=draw(st.integers(1, 64)),
@@ -189,13 +213,8 @@ def classifier_params(draw, pool, partial):
         tol=draw(st.sampled_from([None, 1e-3, 0.0])),
         n_iter_no_change=draw(st.integers(1, 3)),
         shuffle=draw(st.booleans()),
-        fit_intercept=draw(st.booleans()),
         random_state=draw(st.integers(0, 2**31 - 1)),
-        n_jobs=draw(st.sampled_from([None, 1, 2, -1])),
     )
-    if not partial:
-        params["early_stopping"] = draw(st.booleans())
-        params["validation_fraction"] = draw(st.floats(0.05, 0.5))
     # Keys: labels of the problem (fit: the labels in y), rarely a value that is not a label.
     keys = st.one_of(*[st.sampled_from(list(pool))] * 9, st.just("not-a-label"))
     weights = st.dictionaries(keys, st.floats(0.0, 10.0), max_size=len(pool))
@@ -222,21 +241,38 @@ def _column_of(classes, labels):
     return position
 
 
-def _check_topk_rows(labels, proba, classes, n_rows, k):
+def _check_topk_rows(labels, proba, classes, n_rows, k, slack=0.0):
     assert labels.shape == (n_rows, k) and proba.shape == (n_rows, k)
     assert np.isin(labels, classes).all(), "predict_topk label outside classes_"
     for row in labels:
         assert len(set(row.tolist())) == k, f"predict_topk repeats a class in a row: {row!r}"
     proba = np.asarray(proba, dtype=np.float64)
     assert np.isfinite(proba).all(), f"predict_topk probabilities not finite: {proba!r}"
-    assert (proba >= 0).all() and (proba <= 1 + 1e-12).all(), f"predict_topk probabilities outside [0, 1]: {proba!r}"
+    assert (proba >= 0).all() and (proba <= 1 + 1e-12 + slack).all(), (
+        f"predict_topk probabilities outside [0, 1]: {proba!r}"
+    )
     assert (np.diff(proba, axis=1) <= 1e-12).all(), f"predict_topk probabilities not sorted: {proba!r}"
-    assert (proba.sum(axis=1) <= 1 + 1e-6).all(), f"predict_topk probabilities sum above 1: {proba!r}"
+    assert (proba.sum(axis=1) <= 1 + 1e-6 + slack).all(), f"predict_topk probabilities sum above 1: {proba!r}"
     return proba
 
 
-def check_fitted(clf, X, data):
-    """Every prediction method returns a valid output on ``X``."""
+def _rounding_slack(clf, X):
+    """Rounding allowed above 1 in the probabilities: none, except for the
+    two-component model, which adds its row and column log-normalisers to
+    the scores without a shift to the row maximum (a known drift, see
+    MODEL_DTYPES), so that its errors grow with the scores: a few ulps of
+    the largest score. Remove with that drift."""
+    if not hasattr(clf, "placement_"):
+        return 0.0
+    X = X.toarray() if sp.issparse(X) else X
+    X = X.astype(np.float64)
+    scale = (np.abs(X @ clf.row_coef_.T + clf.row_intercept_).max() + np.abs(X @ clf.col_coef_.T).max()
+             + np.abs(clf.class_intercept_).max())  # fmt: skip
+    return 16 * np.finfo(clf.class_intercept_.dtype).eps * (1 + scale)
+
+
+def check_fitted(clf, X, k):
+    """Every prediction method returns a valid output on ``X`` (top-``k``)."""
     classes = clf.classes_
     n_rows, n_classes = X.shape[0], classes.shape[0]
 
@@ -247,14 +283,15 @@ def check_fitted(clf, X, data):
     log_proba = np.asarray(clf.predict_log_proba(X), dtype=np.float64)
     assert log_proba.shape == (n_rows, n_classes)
     assert np.isfinite(log_proba).all(), f"predict_log_proba not finite: {log_proba!r}"
-    assert (log_proba <= 1e-6).all(), f"predict_log_proba above 0: {log_proba.max()!r}"
+    slack = _rounding_slack(clf, X)
+    assert (log_proba <= 1e-6 + slack).all(), f"predict_log_proba above 0: {log_proba.max()!r}"
 
     proba = np.asarray(clf.predict_proba(X), dtype=np.float64)
     assert proba.shape == (n_rows, n_classes)
     assert np.isfinite(proba).all(), f"predict_proba not finite: {proba!r}"
-    assert (proba >= 0).all() and (proba <= 1 + 1e-7).all(), "predict_proba outside [0, 1]"
+    assert (proba >= 0).all() and (proba <= 1 + 1e-7 + slack).all(), "predict_proba outside [0, 1]"
     sums = proba.sum(axis=1)
-    assert np.abs(sums - 1).max() <= 1e-6, f"predict_proba rows do not sum to 1: {sums!r}"
+    assert np.abs(sums - 1).max() <= 1e-6 + slack, f"predict_proba rows do not sum to 1: {sums!r}"
     best = proba.max(axis=1)
     rows = np.arange(n_rows)
     assert (proba[rows, _column_of(classes, pred)] >= best - 1e-6).all(), "predict is not the most probable class"
@@ -263,38 +300,46 @@ def check_fitted(clf, X, data):
     assert scores.shape == ((n_rows,) if n_classes == 2 else (n_rows, n_classes))
     assert np.isfinite(scores).all(), f"decision_function not finite: {scores!r}"
 
-    k = data.draw(st.integers(1, n_classes), label="k")
-    labels, top = clf.predict_topk(X, k, retrieval="exact")
-    top = _check_topk_rows(labels, top, classes, n_rows, k)
+    labels, top = clf.predict_topk(X, k)
+    top = _check_topk_rows(labels, top, classes, n_rows, k, slack)
     # Top-1 is a most probable class (ties allowed: compare probabilities).
     assert (proba[rows, _column_of(classes, labels[:, 0])] >= best - 1e-6).all(), "top-1 is not the argmax"
     assert np.allclose(top[:, 0], best, rtol=1e-5, atol=1e-6), f"top-1 probability {top[:, 0]!r} != {best!r}"
 
-    labels, top = clf.predict_topk(X, k, retrieval="lsh")
-    _check_topk_rows(labels, top, classes, n_rows, k)
+    if hasattr(clf, "n_tables"):  # by the LSH tables
+        labels, top = clf.predict_topk(X, k, retrieval="lsh")
+        _check_topk_rows(labels, top, classes, n_rows, k)
 
 
 # ------------------------------------------------------------------ tests
 
+# The two classifiers share the examples of the profile (as many as one
+# classifier had before both were fuzzed, so that the run takes as long).
+_PER_CLASSIFIER = settings(max_examples=max(1, settings.default.max_examples // len(KINDS)))
 
+
+@pytest.mark.parametrize("kind", KINDS)
+@_PER_CLASSIFIER
 @given(data=st.data())
-def test_classifier_fit(data):
-    X, y, pool = data.draw(classification_data(), label="X, y")
-    params = data.draw(classifier_params(np.unique(y), partial=False), label="params")
+def test_classifier_fit(kind, data):
+    X, y, pool = data.draw(classification_data(MODEL_DTYPES[kind]), label="X, y")
+    params = data.draw(classifier_params(kind, np.unique(y), partial=False), label="params")
     sample_weight = data.draw(sample_weights(X.shape[0]), label="sample_weight")
-    clf = LSHSoftmaxClassifier(**params)
+    clf = CLASSIFIERS[kind][0](**params)
     ok, _ = attempt(_CLASSIFIER_ERRORS, clf.fit, X, y, sample_weight=sample_weight)
     if ok:
         event("fit succeeded")
         assert set(clf.classes_.tolist()) == set(np.unique(y).tolist())
-        check_fitted(clf, X, data)
+        check_fitted(clf, X, data.draw(st.integers(1, clf.classes_.shape[0]), label="k"))
 
 
+@pytest.mark.parametrize("kind", KINDS)
+@_PER_CLASSIFIER
 @given(data=st.data())
-def test_classifier_partial_fit(data):
-    X, y, pool = data.draw(classification_data(), label="X, y")
-    params = data.draw(classifier_params(pool, partial=True), label="params")
-    clf = LSHSoftmaxClassifier(**params)
+def test_classifier_partial_fit(kind, data):
+    X, y, pool = data.draw(classification_data(MODEL_DTYPES[kind]), label="X, y")
+    params = data.draw(classifier_params(kind, pool, partial=True), label="params")
+    clf = CLASSIFIERS[kind][0](**params)
     fitted = False
     if data.draw(st.booleans(), label="fit first"):
         fitted, _ = attempt(_CLASSIFIER_ERRORS, clf.fit, X, y)
@@ -305,7 +350,7 @@ def test_classifier_partial_fit(data):
         if hi == lo:
             continue
         Xc = X[lo:hi]
-        if data.draw(st.booleans(), label="switch dtype"):
+        if (fitted or np.float32 in MODEL_DTYPES[kind]) and data.draw(st.booleans(), label="switch dtype"):
             Xc = Xc.astype(np.float32 if Xc.dtype == np.float64 else np.float64)
         classes = pool if not fitted or data.draw(st.booleans(), label="pass classes again") else None
         sample_weight = data.draw(sample_weights(hi - lo), label="sample_weight")
@@ -313,7 +358,52 @@ def test_classifier_partial_fit(data):
         fitted = fitted or ok
     if fitted:
         event("partial_fit model checked")
-        check_fitted(clf, X, data)
+        check_fitted(clf, X, data.draw(st.integers(1, clf.classes_.shape[0]), label="k"))
+
+
+def _replayed(example):
+    """The data and calls of an example that an earlier ci run found."""
+    n = 29
+    if example == "partial-fit-overflow-undetected":
+        indptr = [0, 0, 0, 3, 5, 8, 11, 14, 17, 20, 23, 26, 29, 32, 35, 38, 41, 44, 47, 50, 50, 51, 54, 57, 60, 63,
+                  66, 69, 71, 74]  # fmt: skip
+        indices = np.r_[[0, 1, 2, 1, 2], np.tile([0, 1, 2], 15), [2], np.tile([0, 1, 2], 6), [0, 1], [0, 1, 2]]
+        values = np.full(74, 7.3670844e05, dtype=np.float32)
+        values[[0, 29, 55]] = [1e6, -1.0, -1e3]
+        X = sp.csr_matrix((values, indices, np.array(indptr)), shape=(n, 3))
+        y = np.r_[0:6, np.zeros(18, int), [1, 1, 1, 0, 1]]
+        params = {"n_prior_samples": 5, "n_components": 1, "n_tables": 1, "learning_rate": "constant", "eta0": 362.0,
+                  "alpha": 0.0, "batch_size": 36, "max_iter": 1, "tol": 0.0, "n_iter_no_change": 1,
+                  "fit_intercept": False, "random_state": 1_660_830_234}  # fmt: skip
+        clf = LSHSoftmaxClassifier(**params)
+        for call in (lambda: clf.fit(X, y), lambda: clf.partial_fit(X[:18], y[:18]),
+                     lambda: clf.partial_fit(X[18:], y[18:])):  # fmt: skip
+            try:
+                call()
+            except FloatingPointError as exc:  # documented (the second call raises it)
+                assert "eta0" in str(exc)
+    else:  # "log-proba-minus-inf"
+        X = np.full((n, 3), 669072.0, dtype=np.float32)
+        y = np.r_[0, 1, np.zeros(n - 2, int)]
+        params = {"n_components": 1, "n_tables": 1, "learning_rate": "constant", "eta0": 224.0, "alpha": 0.0,
+                  "batch_size": 15, "max_iter": 1, "tol": None, "n_iter_no_change": 1, "shuffle": False,
+                  "fit_intercept": False, "random_state": 0}  # fmt: skip
+        clf = LSHSoftmaxClassifier(**params).partial_fit(X, y, classes=np.arange(7))
+    return clf, X
+
+
+@pytest.mark.xfail(
+    strict=True, raises=(AssertionError, FloatingPointError),
+    reason="lsh bug found by the ci fuzz run (not a drift): a float32 low-rank model (n_components=1) with a large "
+           "constant eta0 diverges in partial_fit without the documented FloatingPointError, then predicts -inf "
+           "log-probabilities or raises in predict",
+)  # fmt: skip
+@pytest.mark.parametrize("example", ["partial-fit-overflow-undetected", "log-proba-minus-inf"])
+def test_examples_found_by_earlier_fuzz_runs(example):
+    # Replayed outside hypothesis: a change of a test's code changes the
+    # examples that the derandomized ci profile draws.
+    clf, X = _replayed(example)
+    check_fitted(clf, X, 2)
 
 
 @given(data=st.data())

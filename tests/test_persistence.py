@@ -1,6 +1,7 @@
 """Reproducibility and persistence (issue 6, item 4): bit-identical models
 across processes, pickles made of plain data, identical predictions after
-loading, and thread-safe prediction."""
+loading (pickle and joblib), and thread-safe prediction, for every
+classifier (issue 20, item 7)."""
 
 import hashlib
 import pickle
@@ -9,35 +10,51 @@ import sys
 import textwrap
 from concurrent.futures import ThreadPoolExecutor
 
+import joblib
 import numpy as np
 import pytest
 
-from sklearn_lsh import LSHIndex, LSHSoftmaxClassifier, SimHashBucketEncoder, SimHashTransformer
+import sklearn_lsh
+from sklearn_lsh import LSHIndex, SimHashBucketEncoder, SimHashTransformer
 from sklearn_lsh.datasets import make_extreme_classification
 
+# name -> (classifier class name, parameters)
 CONFIGS = {
-    "lsh": {},
-    "exact": {"estimator": "exact"},
-    "uniform": {"estimator": "uniform"},
-    "lsh-low-rank": {"n_components": 6},
+    "lsh": ("LSHSoftmaxClassifier", {}),
+    "exact": ("LSHSoftmaxClassifier", {"estimator": "exact"}),
+    "uniform": ("LSHSoftmaxClassifier", {"estimator": "uniform"}),
+    "lsh-low-rank": ("LSHSoftmaxClassifier", {"n_components": 6}),
+    "two-component": ("TwoComponentSoftmaxClassifier", {}),
 }
+
+
+def _model(config, **params):
+    name, config_params = CONFIGS[config]
+    return getattr(sklearn_lsh, name)(**params, **config_params)
+
+
+def _retrievals(model):
+    """The predict_topk calls of ``model``: exact, and by its LSH tables if it has them."""
+    return {"topk_exact": {}, **({"topk_lsh": {"retrieval": "lsh"}} if hasattr(model, "n_tables") else {})}
 
 _FIT_AND_HASH = textwrap.dedent(
     """
     import hashlib, sys, warnings
     import numpy as np
     warnings.simplefilter("ignore")
-    from sklearn_lsh import LSHSoftmaxClassifier
+    import sklearn_lsh
     from sklearn_lsh.datasets import make_extreme_classification
-    for name, params in eval(sys.argv[1]).items():
+    for name, (estimator, params) in eval(sys.argv[1]).items():
         for sparse in (False, True):
             X, y = make_extreme_classification(1500, 20, 60, sparse=sparse, n_nonzero=8, random_state=0)
-            model = LSHSoftmaxClassifier(random_state=7, max_iter=2, **params).fit(X, y)
+            model = getattr(sklearn_lsh, estimator)(random_state=7, max_iter=2, **params).fit(X, y)
             digest = hashlib.sha256()
-            for attribute in ("_weights", "intercept_", "embedding_", "_accumulator"):
+            for attribute in ("_weights", "intercept_", "embedding_", "_accumulator",
+                              "_coef", "row_intercept_", "class_intercept_", "placement_", "_bias_accumulator"):
                 if attribute in vars(model):
                     digest.update(np.ascontiguousarray(vars(model)[attribute]).tobytes())
-            digest.update(np.ascontiguousarray(model.predict_topk(X[:200], 3, retrieval="lsh")[1]).tobytes())
+            retrieval = {"retrieval": "lsh"} if hasattr(model, "n_tables") else {}
+            digest.update(np.ascontiguousarray(model.predict_topk(X[:200], 3, **retrieval)[1]).tobytes())
             print(name, sparse, digest.hexdigest())
     """
 )
@@ -77,7 +94,7 @@ def _plain(value, path="model"):
 @pytest.mark.parametrize("config", list(CONFIGS))
 def test_pickled_state_is_numpy_arrays_and_plain_values(config):
     X, y = make_extreme_classification(500, 12, 20, random_state=0)
-    model = LSHSoftmaxClassifier(random_state=0, max_iter=1, **CONFIGS[config]).fit(X, y)
+    model = _model(config, random_state=0, max_iter=1).fit(X, y)
     _plain(model.__getstate__())
     for transformer in (SimHashTransformer(16, random_state=0), SimHashTransformer(16, density=0.3, random_state=0),
                         SimHashBucketEncoder(4, 3, random_state=0)):  # fmt: skip
@@ -89,47 +106,46 @@ def test_pickled_state_is_numpy_arrays_and_plain_values(config):
 def test_loaded_models_predict_identically_in_a_fresh_process(tmp_path):
     X, y = make_extreme_classification(800, 12, 30, random_state=0)
     expected = {}
-    for config, params in CONFIGS.items():
-        model = LSHSoftmaxClassifier(random_state=0, max_iter=2, **params).fit(X, y)
-        expected.update({
-            f"{config}-proba": model.predict_proba(X),
-            f"{config}-labels": model.predict(X),
-            f"{config}-topk_lsh": model.predict_topk(X, 3, retrieval="lsh")[1],
-            f"{config}-topk_exact": model.predict_topk(X, 3)[1],
-        })  # fmt: skip
+    for config in CONFIGS:
+        model = _model(config, random_state=0, max_iter=2).fit(X, y)
+        expected.update({f"{config}-proba": model.predict_proba(X), f"{config}-labels": model.predict(X)})
+        for name, retrieval in _retrievals(model).items():
+            expected[f"{config}-{name}"] = model.predict_topk(X, 3, **retrieval)[1]
         with open(tmp_path / f"{config}.pkl", "wb") as f:
             pickle.dump(model, f)
+        joblib.dump(model, tmp_path / f"{config}.joblib")
     np.save(tmp_path / "X.npy", X)
     np.savez(tmp_path / "expected.npz", **expected)
     code = textwrap.dedent(
         f"""
-        import pickle, numpy as np
+        import pickle, joblib, numpy as np
         X = np.load({str(tmp_path / "X.npy")!r}); expected = np.load({str(tmp_path / "expected.npz")!r})
+        checked = []
         for config in {list(CONFIGS)!r}:
             with open({str(tmp_path)!r} + f"/{{config}}.pkl", "rb") as f:
-                model = pickle.load(f)
-            got = {{"proba": model.predict_proba(X), "labels": model.predict(X),
-                   "topk_lsh": model.predict_topk(X, 3, retrieval="lsh")[1],
-                   "topk_exact": model.predict_topk(X, 3)[1]}}
-            for name, value in got.items():
-                assert np.array_equal(value, expected[f"{{config}}-{{name}}"]), (config, name)
-        print("ok")
+                pickled = pickle.load(f)
+            for model in (pickled, joblib.load({str(tmp_path)!r} + f"/{{config}}.joblib")):
+                got = {{"proba": model.predict_proba(X), "labels": model.predict(X),
+                       "topk_exact": model.predict_topk(X, 3)[1]}}
+                if hasattr(model, "n_tables"):
+                    got["topk_lsh"] = model.predict_topk(X, 3, retrieval="lsh")[1]
+                for name, value in got.items():
+                    assert np.array_equal(value, expected[f"{{config}}-{{name}}"]), (config, name)
+                checked.append(len(got))
+        print(sum(checked))
         """
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "ok"
+    assert int(out.stdout.strip()) == 2 * len(expected)  # every prediction compared, after pickle and joblib
 
 
 @pytest.mark.parametrize("config", list(CONFIGS))
 def test_concurrent_predictions_from_threads_agree(config):
     X, y = make_extreme_classification(3000, 16, 80, random_state=0)
-    model = LSHSoftmaxClassifier(random_state=0, max_iter=1, **CONFIGS[config]).fit(X, y)
-    calls = {
-        "predict": lambda: model.predict(X),
-        "proba": lambda: model.predict_proba(X),
-        "topk_lsh": lambda: model.predict_topk(X, 4, retrieval="lsh"),
-        "topk_exact": lambda: model.predict_topk(X, 4),
-    }
+    model = _model(config, random_state=0, max_iter=1).fit(X, y)
+    calls = {"predict": lambda: model.predict(X), "proba": lambda: model.predict_proba(X)}
+    for name, retrieval in _retrievals(model).items():
+        calls[name] = lambda retrieval=retrieval: model.predict_topk(X, 4, **retrieval)
     expected = {name: call() for name, call in calls.items()}
     jobs = [name for name in calls for _ in range(4)]
     with ThreadPoolExecutor(max_workers=8) as pool:
@@ -140,5 +156,5 @@ def test_concurrent_predictions_from_threads_agree(config):
             np.testing.assert_array_equal(a, b, err_msg=name)
     # predicting did not change the fitted state
     digest = hashlib.sha256(pickle.dumps(model)).hexdigest()
-    model.predict_topk(X, 2, retrieval="lsh")
+    model.predict_topk(X, 2, **_retrievals(model).popitem()[1])  # by the LSH tables if there are any
     assert hashlib.sha256(pickle.dumps(model)).hexdigest() == digest

@@ -9,23 +9,9 @@ import pytest
 import scipy.sparse as sp
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_lsh import LSHSoftmaxClassifier, SimHashBucketEncoder, SimHashTransformer, simhash_cosine
 from sklearn_lsh._kernels import _hashing
-
-
-@parametrize_with_checks(
-    [
-        SimHashTransformer(random_state=0),
-        SimHashTransformer(n_bits=100, output="binary", density=0.5, random_state=0),
-        SimHashTransformer(output="packed", random_state=0),
-        SimHashBucketEncoder(n_bits=4, n_tables=3, random_state=0),
-        SimHashBucketEncoder(n_bits=4, n_tables=3, density="auto", random_state=0),
-    ]
-)
-def test_sklearn_compatible(estimator, check):
-    check(estimator)
 
 
 def _data(seed=0, n=60, d=40, dtype=np.float64):

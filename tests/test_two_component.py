@@ -1,5 +1,6 @@
-"""TwoComponentSoftmaxClassifier: scikit-learn conformance, the factorised
-probabilities against a NumPy reference, and the class re-placement."""
+"""TwoComponentSoftmaxClassifier: the factorised probabilities against a
+NumPy reference, and the class re-placement (the scikit-learn checks are in
+test_common.py)."""
 
 import pickle
 import warnings
@@ -12,7 +13,6 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.metrics import log_loss
 from sklearn.utils._param_validation import InvalidParameterError
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_lsh import TwoComponentSoftmaxClassifier
 from sklearn_lsh._placement import (
@@ -25,17 +25,7 @@ from sklearn_lsh._placement import (
 )
 from sklearn_lsh.datasets import make_extreme_classification
 
-from .test_classifier import _expected_failed_checks  # the same stochastic-SGD reason
-
 TC = TwoComponentSoftmaxClassifier
-
-
-@parametrize_with_checks(
-    [TC(random_state=0), TC("exact", random_state=0), TC(None, random_state=0)],
-    expected_failed_checks=_expected_failed_checks,
-)
-def test_sklearn_compatible(estimator, check):
-    check(estimator)
 
 
 @pytest.fixture(autouse=True)
