@@ -40,6 +40,8 @@ import math
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from ._prediction import row_logsumexp
+
 __all__ = [
     "EXACT_MAX_CLASSES", "assign_exact", "assign_greedy", "assignment_cost", "grid_log_proba", "grid_shape",
     "label_log_proba_and_gradient", "placement_loss", "polish", "reassign",
@@ -248,7 +250,7 @@ def placement_loss(score_chunks, y_index, weights, placement, class_intercept, s
         yb, wb = y_index[rows], weights[rows]
         ry, cy = row_of[yb], col_of[yb]
         L = T + bias_grid[ry]
-        log_z_row, log_z_col = logsumexp_rows(S), logsumexp_rows(L)
+        log_z_row, log_z_col = row_logsumexp(S), row_logsumexp(L)
         index = np.arange(yb.shape[0])
         total -= float(np.dot(wb, S[index, ry] - log_z_row + L[index, cy] - log_z_col))
         if costs:
@@ -295,19 +297,27 @@ def grid_log_proba(S, T, bias_grid, placement, class_intercept, dtype):
     """
     n_rows, n_cols = bias_grid.shape
     bias_peak = bias_grid.max(axis=1)
+    # Everything relative to each row's largest row score and column score,
+    # so that log p is a sum of small terms: with scores of 1e9 the absolute
+    # form S - log Z_row + T - log Z_col lost the digits of log p (p > 1).
     peak = T.max(axis=1)
+    T = T - peak[:, None]
     with np.errstate(divide="ignore"):
-        log_z_col = np.log(np.exp(T - peak[:, None]) @ np.exp(bias_grid - bias_peak[:, None]).T)
+        log_z_col = np.log(np.exp(T) @ np.exp(bias_grid - bias_peak[:, None]).T)
     lost = ~np.isfinite(log_z_col) | (log_z_col < -600)
-    log_z_col += peak[:, None] + bias_peak
+    log_z_col += bias_peak
     if lost.any():
         bad = np.flatnonzero(lost.any(axis=1))
-        log_z_col[bad] = logsumexp_rows(T[bad][:, None, :] + bias_grid[None])
-    base = (S - logsumexp_rows(S)[:, None] - log_z_col).astype(dtype)
-    cells = (base[:, :, None] + T.astype(dtype)[:, None, :]).reshape(base.shape[0], n_rows * n_cols)
+        values = (T[bad][:, None, :] + bias_grid[None]).reshape(-1, n_cols)
+        log_z_col[bad] = row_logsumexp(values).reshape(bad.shape[0], n_rows)
+    S = S - S.max(axis=1, keepdims=True)
+    base = S - row_logsumexp(S)[:, None] - log_z_col
+    cells = (base[:, :, None] + T[:, None, :]).reshape(base.shape[0], n_rows * n_cols)
     out = np.take(cells, placement, axis=1)  # C-contiguous, unlike cells[:, placement]
     out += class_intercept
-    return out
+    # Summed in float64 and rounded once: a float32 sum of the three terms
+    # put log p of the best class up to 2e-6 above 0.
+    return out.astype(dtype, copy=False)
 
 
 def label_log_proba_and_gradient(S, T, bias_grid, row_y, col_y):
@@ -330,14 +340,6 @@ def _softmax(scores, label):
     total = proba.sum(axis=1)
     proba /= total[:, None]
     return proba, scores[np.arange(scores.shape[0]), label] - peak[:, 0] - np.log(total)
-
-
-def logsumexp_rows(values):
-    """Stable log-sum-exp over the last axis; -inf for an all -inf slice."""
-    peak = values.max(axis=-1, keepdims=True)
-    peak[~np.isfinite(peak)] = 0.0
-    with np.errstate(divide="ignore"):
-        return np.log(np.exp(values - peak).sum(axis=-1)) + peak[..., 0]
 
 
 def _add_rows(out, index, values):

@@ -52,8 +52,12 @@ def chunk_rows(n_rows: int, row_bytes: int):
 
 
 def check_finite_scores(scores: np.ndarray, largest_weight: float, eta0) -> None:
-    """Refuse non-finite scores (overflow) with the cause and the fix."""
-    if not np.isfinite(scores).all():
+    """Refuse scores that overflow with the cause and the fix: non-finite
+    ones, and those beyond half the dtype's range, whose differences (the
+    log-probabilities) would overflow to -inf."""
+    limit = np.finfo(scores.dtype).max / 2
+    # max and min rather than abs: no temporary of the chunk's size
+    if not (np.isfinite(scores).all() and scores.max(initial=0.0) <= limit and scores.min(initial=0.0) >= -limit):
         raise FloatingPointError(
             f"Class scores overflow {scores.dtype} (largest |weight| {largest_weight:.3g}): the model diverged "
             "in training or these inputs are too large for it. Refit with a lower eta0 (now "
