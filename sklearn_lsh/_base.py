@@ -18,6 +18,8 @@ optionally the epoch hooks ``_training_session``, ``_end_epoch``,
 from __future__ import annotations
 
 import contextlib
+import functools
+import threading
 import time
 import warnings
 from numbers import Integral, Real
@@ -33,12 +35,27 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _prediction
 from ._arrays import row_norms
+from ._concurrency import ModelLock
 from ._index import LSHIndex
 from ._parallel import numba_threads
 from ._rng import Stream, generator
 from ._validation import check_dense_output, check_sample_weight, label_index, sample_class_weights, unique_labels
 
 __all__ = ["BaseSoftmaxSGD"]
+
+_LOCK_CREATION = threading.Lock()
+
+
+def _reads_model(method):
+    """Run a prediction method under the instance's lock: it waits while
+    another thread trains the instance (see :class:`ModelLock`)."""
+
+    @functools.wraps(method)
+    def locked(self, *args, **kwargs):
+        with self._lock().predicting():
+            return method(self, *args, **kwargs)
+
+    return locked
 
 
 def _copy_state(value):
@@ -77,6 +94,20 @@ class BaseSoftmaxSGD(ClassifierMixin, BaseEstimator):
     #: scores of ``_score_chunks`` are log-probabilities already
     _normalised_scores = False
 
+    # ------------------------------------------------------------- threads
+    def _lock(self) -> ModelLock:
+        """The instance's :class:`ModelLock`, made on first use (not pickled)."""
+        lock = self.__dict__.get("_model_lock")
+        if lock is None:
+            with _LOCK_CREATION:
+                lock = self.__dict__.setdefault("_model_lock", ModelLock())
+        return lock
+
+    def __getstate__(self):
+        state = dict(super().__getstate__())
+        state.pop("_model_lock", None)
+        return state
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
@@ -103,7 +134,8 @@ class BaseSoftmaxSGD(ClassifierMixin, BaseEstimator):
         self : object
             The fitted estimator.
         """
-        return self._partial_fit(X, y, None, sample_weight, n_epochs=self.max_iter, refit=True)
+        with self._lock().training(type(self).__name__, "fit"):
+            return self._partial_fit(X, y, None, sample_weight, n_epochs=self.max_iter, refit=True)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, classes=None, sample_weight=None):
@@ -124,7 +156,8 @@ class BaseSoftmaxSGD(ClassifierMixin, BaseEstimator):
         self : object
             The updated estimator.
         """
-        return self._partial_fit(X, y, classes, sample_weight, n_epochs=1, refit=False)
+        with self._lock().training(type(self).__name__, "partial_fit"):
+            return self._partial_fit(X, y, classes, sample_weight, n_epochs=1, refit=False)
 
     def _partial_fit(self, X, y, classes, sample_weight, *, n_epochs, refit):
         """Validate, (re)initialise or check the model, run ``n_epochs``.
@@ -252,7 +285,7 @@ class BaseSoftmaxSGD(ClassifierMixin, BaseEstimator):
     # ------------------------------------------------------------ rollback
     def _fitted_state_names(self):
         params = self._get_param_names()
-        return [name for name in self.__dict__ if name not in params]
+        return [name for name in self.__dict__ if name not in params and name != "_model_lock"]
 
     def _has_model(self):
         return hasattr(self, "classes_")
@@ -388,6 +421,7 @@ class BaseSoftmaxSGD(ClassifierMixin, BaseEstimator):
             X = X.astype(self._model_dtype)
         return X
 
+    @_reads_model
     def decision_function(self, X):
         """Class scores (see the class docstring for what they are).
 
@@ -407,6 +441,7 @@ class BaseSoftmaxSGD(ClassifierMixin, BaseEstimator):
             return out[:, 1] - out[:, 0]
         return out
 
+    @_reads_model
     def predict(self, X):
         """Most probable class per row (exact scores, in chunks).
 
@@ -444,6 +479,7 @@ class BaseSoftmaxSGD(ClassifierMixin, BaseEstimator):
         log_proba = self._log_proba(X, "predict_proba")
         return np.exp(log_proba, out=log_proba)  # in place: one n x C array, not two
 
+    @_reads_model
     def _log_proba(self, X, method):
         X = self._validate_for_predict(X)
         n_classes = self.classes_.shape[0]
@@ -453,6 +489,7 @@ class BaseSoftmaxSGD(ClassifierMixin, BaseEstimator):
             out[rows] = log_proba
         return out
 
+    @_reads_model
     def predict_log_proba_of(self, X, y) -> np.ndarray:
         """``log p(y_i | x_i)`` of every row, in chunks (O(n_samples) memory).
 
@@ -480,6 +517,7 @@ class BaseSoftmaxSGD(ClassifierMixin, BaseEstimator):
     def _label_log_proba(self, X, y_index):
         return _prediction.label_log_proba(self._score_chunks(X), y_index, X.shape[0], self._normalised_scores)
 
+    @_reads_model
     def predict_topk(self, X, k: int = 5, *, retrieval: str = "exact"):
         """The ``k`` most probable classes per row, best first, with probabilities.
 

@@ -248,12 +248,13 @@ class TwoComponentSoftmaxClassifier(BaseSoftmaxSGD):
         y_index = label_index(y, self.classes_)
         weights = check_sample_weight(sample_weight, X.shape[0])
         weights = weights * sample_class_weights(self.class_weight, self.classes_, y_index)
-        state = self._snapshot()
-        try:
-            self._replace(X, y_index, weights, method)
-        except BaseException:
-            self._restore(state)  # an interrupted re-placement leaves the model as it was
-            raise
+        with self._lock().training(type(self).__name__, "update_placement"):
+            state = self._snapshot()
+            try:
+                self._replace(X, y_index, weights, method)
+            except BaseException:
+                self._restore(state)  # an interrupted re-placement leaves the model as it was
+                raise
         return self
 
     # ------------------------------------------------------- model arrays
