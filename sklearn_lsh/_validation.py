@@ -108,20 +108,87 @@ def check_class_prior(class_prior, n_classes: int, classes_of: str) -> np.ndarra
     return prior
 
 
+def _read_int(path):
+    """The integer in a one-line file (cgroup limits), or None ("max", absent)."""
+    try:
+        with open(path) as f:
+            text = f.read().strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None
+
+
+def _cgroup_room(proc_cgroup="/proc/self/cgroup", root="/sys/fs/cgroup"):
+    """Bytes the process's memory cgroup (v2 ``memory.max``, v1
+    ``memory.limit_in_bytes``) still allows, or None without a limit. In a
+    container the cgroup files sit at the mount's root rather than under the
+    path /proc names, so both places are read."""
+    try:
+        with open(proc_cgroup) as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        path = path.lstrip("/")
+        if controllers == "":  # v2, the unified hierarchy
+            bases = [os.path.join(root, path), root, os.path.join(root, "unified", path)]
+            files = ("memory.max", "memory.current")
+        elif "memory" in controllers.split(","):  # v1
+            bases = [os.path.join(root, "memory", path), os.path.join(root, "memory")]
+            files = ("memory.limit_in_bytes", "memory.usage_in_bytes")
+        else:
+            continue
+        for base in bases:
+            limit = _read_int(os.path.join(base, files[0]))
+            if limit is None or limit >= 2**60:  # absent, "max", or v1's huge "no limit"
+                continue
+            return max(0, limit - (_read_int(os.path.join(base, files[1])) or 0))
+    return None
+
+
+def _address_space_room():
+    """Bytes ``RLIMIT_AS`` still allows the process to map, or None."""
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    except (ImportError, OSError, ValueError):
+        return None
+    if soft == resource.RLIM_INFINITY or soft < 0:
+        return None
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmSize:"):
+                    return max(0, soft - int(line.split()[1]) * 1024)
+    except OSError:
+        pass
+    return soft
+
+
 def available_memory() -> int | None:
-    """Bytes of memory available to a new allocation, or None if unknown
-    (Linux: ``MemAvailable`` of /proc/meminfo; elsewhere the physical memory)."""
+    """Bytes of memory available to a new allocation, or None if unknown:
+    the least of the system's ``MemAvailable`` (Linux; elsewhere the
+    physical memory), the room under the process's ``RLIMIT_AS`` and the
+    room under its memory cgroup's limit (v2 ``memory.max``, v1
+    ``memory.limit_in_bytes``)."""
+    system = None
     try:
         with open("/proc/meminfo") as meminfo:
             for line in meminfo:
                 if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
+                    system = int(line.split()[1]) * 1024
+                    break
     except OSError:
         pass
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (AttributeError, ValueError, OSError):
-        return None
+    if system is None:
+        try:
+            system = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        except (AttributeError, ValueError, OSError):
+            system = None
+    limits = [room for room in (system, _address_space_room(), _cgroup_room()) if room is not None]
+    return min(limits) if limits else None
 
 
 def check_dense_output(method: str, n_rows: int, n_classes: int, dtype) -> None:

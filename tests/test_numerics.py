@@ -2,6 +2,9 @@
 step sizes, divergence, degenerate hash tables, and outputs too large for
 memory."""
 
+import subprocess
+import sys
+import textwrap
 import warnings
 
 import numpy as np
@@ -216,3 +219,59 @@ def test_prediction_refuses_overflowing_scores():
     model = LSHSoftmaxClassifier(max_iter=1, random_state=0).fit(X.astype(np.float32), y)
     with pytest.raises(FloatingPointError, match="Class scores overflow float32"):
         model.predict_proba(np.full((2, X.shape[1]), 3e38, dtype=np.float32))
+
+
+# ------------------------------------------- memory guard: process limits
+def _cgroup_tree(tmp_path, proc_line, files):
+    proc = tmp_path / "cgroup"
+    proc.write_text(proc_line + "\n")
+    for relative, text in files.items():
+        path = tmp_path / "fs" / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return str(proc), str(tmp_path / "fs")
+
+
+@pytest.mark.parametrize(
+    "proc_line, files, room",
+    [
+        ("0::/job", {"job/memory.max": "1000000\n", "job/memory.current": "400000\n"}, 600_000),
+        ("0::/job", {"memory.max": "1000000\n", "memory.current": "1000\n"}, 999_000),  # a container's root
+        ("0::/job", {"job/memory.max": "max\n", "job/memory.current": "5\n"}, None),
+        ("4:memory:/host/path", {"memory/memory.limit_in_bytes": "2000000\n", "memory/memory.usage_in_bytes": "500000\n"},
+         1_500_000),
+        ("4:memory:/host/path", {"memory/memory.limit_in_bytes": "9223372036854771712\n"}, None),  # v1 "no limit"
+        ("1:cpu:/", {}, None),
+    ],
+)  # fmt: skip
+def test_memory_guard_reads_cgroup_limits(tmp_path, proc_line, files, room):
+    proc, root = _cgroup_tree(tmp_path, proc_line, files)
+    assert _validation._cgroup_room(proc, root) == room
+
+
+def test_memory_guard_honours_rlimit_as():
+    # In a process whose address space is limited, predict_proba too large for
+    # the limit fails early with the message pointing to predict_topk, not
+    # with numpy's bare MemoryError (or the OS killing the process).
+    script = textwrap.dedent(
+        """
+        import resource, numpy as np
+        from sklearn_lsh import LSHSoftmaxClassifier
+        from sklearn_lsh._validation import available_memory
+        rng = np.random.default_rng(0)
+        X, y = rng.standard_normal((3000, 8)), rng.integers(0, 3000, 3000)
+        model = LSHSoftmaxClassifier(max_iter=1, tol=None, random_state=0).fit(X, y)
+        with open("/proc/self/status") as f:
+            size = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmSize:"))
+        resource.setrlimit(resource.RLIMIT_AS, (size + 200 * 2**20, resource.RLIM_INFINITY))
+        assert available_memory() <= 200 * 2**20, available_memory()
+        try:
+            model.predict_proba(np.repeat(X, 20, axis=0))  # 60,000 x 3,000 float64: 1.3 GiB
+        except MemoryError as error:
+            assert "predict_topk" in str(error), error
+            print("refused early")
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "refused early"
