@@ -111,11 +111,29 @@ def _check_matrix(A, name, *, allow_sparse, n_features=None):
             A = data = A.astype(np.float64)
     if not np.isfinite(data).all():
         raise ValueError(f"Input {name} contains NaN or infinity.")
+    with np.errstate(over="ignore"):
+        norms_overflow = not np.isfinite(row_norms(A)).all()
+    if norms_overflow:
+        raise FloatingPointError(
+            f"Input {name} has rows whose squared Euclidean norm overflows float64 (largest |value| "
+            f"{np.abs(data).max():.3g}): the hash transform divides by the norms. Scale {name} down."
+        )
     if n_features is not None and A.shape[1] != n_features:
         raise ValueError(f"{name} has {A.shape[1]} features, but the index was built on {n_features} features.")
     if not sp.issparse(A):
         A = np.ascontiguousarray(A)
     return A
+
+
+def _checked_scores(scores):
+    """Scores of (query, class) pairs, or a FloatingPointError if one
+    overflows: its inclusion probability would be NaN."""
+    if not np.isfinite(scores).all():
+        raise FloatingPointError(
+            "A score w_j . x overflows float64 (the vectors are finite, their product is not): the inclusion "
+            "probabilities and estimates would be NaN. Scale the class vectors or the queries down."
+        )
+    return scores
 
 
 def _norm_range_maxima(norms, n_ranges):
@@ -465,7 +483,7 @@ class LSHIndex:
         union form for any (query, class) pairs, retrieved or not: query
         ``i`` with ``classes[indptr[i]:indptr[i + 1]]``. Returns ``(scores,
         log_p, n_floored)``."""
-        scores = pair_scores(X, self.vectors_, indptr, classes)
+        scores = _checked_scores(pair_scores(X, self.vectors_, indptr, classes))
         norms = np.repeat(row_norms(X), np.diff(indptr))
         log_p = log_inclusion_probability(
             self._cosines(scores, classes, norms), self.n_bits, self.n_tables, self.table_design, self.probe_radius
@@ -545,7 +563,7 @@ class LSHIndex:
         )
         flat = classes.ravel()
         indptr = np.arange(0, n * n_draws + 1, n_draws, dtype=np.int64)
-        scores = pair_scores(X, self.vectors_, indptr, flat).reshape(n, n_draws)
+        scores = _checked_scores(pair_scores(X, self.vectors_, indptr, flat)).reshape(n, n_draws)
         norms = np.repeat(row_norms(X)[:, None], n_draws, axis=1)
         log_p = log_inclusion_probability(
             self._cosines(scores, np.maximum(classes, 0), norms), self.n_bits, probes
