@@ -319,3 +319,17 @@ def test_index_refuses_queries_and_vectors_whose_norm_overflows():
     # with both squared norms finite, |w . x| <= |w| |x| cannot overflow (Cauchy-Schwarz)
     big = LSHIndex(4, 2, seed=0).build(np.array([[1e150, 0.0], [0.0, 1.0]]))
     assert np.isfinite(big.query(np.array([[1e150, 1.0]])).log_probabilities).all()
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_float32_dense_and_csr_queries_agree_to_float32_rounding(problem, method):
+    # The row norms of float32 CSR queries were summed in float32 (dense ones
+    # in float64), which moved lsh-draw's log Z between layouts (2.6e-8 here,
+    # ~2e-4 in the audit). Both layouts now compute in float64 throughout.
+    W, X = problem
+    X = X * np.random.default_rng(0).lognormal(0.0, 2.0, (X.shape[0], 1))  # rows of very different norms
+    X[np.abs(X) < 0.5] = 0.0
+    W32, X32 = W.astype(np.float32), X.astype(np.float32)
+    dense = estimate_log_partition(W32, X32, method, random_state=3)
+    csr = estimate_log_partition(W32, sp.csr_matrix(X32), method, random_state=3)
+    np.testing.assert_allclose(dense, csr, rtol=1e-12)
