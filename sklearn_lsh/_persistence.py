@@ -470,8 +470,8 @@ PICKLE_SUFFIXES = (".joblib", ".pkl", ".pickle")
 
 def _pickle_head(head: bytes) -> bool:
     """Pickle protocol 2+ or a compressed joblib file (zlib, gzip, bz2, xz, lzma, lz4)."""
-    return head[:1] == b"\x80" or head.startswith((b"ZF", b"\x1f\x8b", b"BZh", b"\xfd7zXZ", b"]\x00\x00",
-                                                   b"\x04\x22\x4d\x18"))  # fmt: skip
+    return head[:1] == b"\x80" or head.startswith((b"x\x01", b"x^", b"x\x9c", b"x\xda", b"ZF", b"\x1f\x8b", b"BZh",
+                                                   b"\xfd7zXZ", b"]\x00\x00", b"\x04\x22\x4d\x18"))  # fmt: skip
 
 
 def read_model_file(path, *, allow_pickle: bool):
