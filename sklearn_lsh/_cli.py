@@ -105,7 +105,8 @@ def _load_model(path, allow_pickle=False):
     try:
         check_is_fitted(model)
     except NotFittedError:
-        raise CommandError(f"{str(path)!r} holds an LSHSoftmaxClassifier that was never fitted: train it first.") from None
+        message = f"{str(path)!r} holds an LSHSoftmaxClassifier that was never fitted: train it first."
+        raise CommandError(message) from None
     return model
 
 

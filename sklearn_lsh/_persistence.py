@@ -17,6 +17,11 @@ weights), and rebuilt on load with the same random projections. A digest
 of the tables checks that the rebuild reproduced them. The training tables
 of :class:`~sklearn_lsh.LSHSoftmaxClassifier` hold stale copies of the
 weights; they are dropped, and the next ``partial_fit`` builds fresh ones.
+
+The end of the module serves the command line: reading a model file that
+may be a pickle, and output files checked before any work and written
+atomically (with the umask's permissions; temporary files of killed runs
+are removed by the next run).
 """
 
 from __future__ import annotations
@@ -148,7 +153,8 @@ class _Encoder:
                 indexes[key] = self.index(v, est, f"{where}.{key}")
             else:
                 attributes[key] = self.value(v, f"{where}.{key}")
-        return {"class": name, "attributes": attributes, "indexes": indexes}
+        dropped = sorted(set(dropped) & set(state))
+        return {"class": name, "attributes": attributes, "indexes": indexes, "dropped": dropped}
 
 
 def _tables_digest(index):
@@ -258,7 +264,7 @@ class _Decoder:
         if missing:
             raise ValueError(f"its {name} lacks the parameters {missing}")
         est = cls.__new__(cls)
-        est.__setstate__({**attributes, **_DROPPED.get(name, {})})
+        est.__setstate__({**attributes, **{key: _DROPPED[name][key] for key in node.get("dropped", [])}})
         est._validate_params()
         _check_fitted_arrays(est)
         for key, state in node["indexes"].items():

@@ -121,8 +121,9 @@ def test_a_trained_model_round_trips_in_a_fresh_process_with_identical_predictio
         labels, proba = clf.predict_topk(X, k=3, retrieval=retrieval)
         expected = ["\t".join([str(i), *map(str, labels[i]), *(f"{p:.6g}" for p in proba[i])])
                     for i in range(X.shape[0])]  # fmt: skip
-        out = subprocess.run([sys.executable, "-m", "sklearn_lsh", "predict", str(model), str(data), "-k", "3",
-                              "--retrieval", retrieval], capture_output=True, text=True, env=ENV, check=True)  # fmt: skip
+        argv = ["predict", str(model), str(data), "-k", "3", "--retrieval", retrieval]
+        out = subprocess.run([sys.executable, "-m", "sklearn_lsh", *argv], capture_output=True, text=True, env=ENV,
+                             check=True)  # fmt: skip
         assert out.stdout.splitlines()[1:] == expected
     # the file holds no pickle: every array member is a plain .npy
     with zipfile.ZipFile(model) as archive:
