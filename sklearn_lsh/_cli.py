@@ -578,7 +578,8 @@ def main(argv=None) -> int:
         with _signals_raise():
             return args.func(args)
     except CommandError as exc:
-        print(f"{PROG} {args.command}: error: {exc}", file=sys.stderr)
+        message = str(exc).replace("\n", " ")  # one line, whatever the message
+        print(f"{PROG} {args.command}: error: {message}", file=sys.stderr)
         return 2
     except (KeyboardInterrupt, Interrupted) as exc:
         signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
