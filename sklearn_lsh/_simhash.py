@@ -377,6 +377,11 @@ def simhash_cosine(codes_a, codes_b, n_bits: int, *, return_std: bool = False):
     if isinstance(n_bits, bool) or not isinstance(n_bits, Integral) or n_bits < 1:
         raise ValueError(f"n_bits must be a positive int, got {n_bits!r}.")
     distance = np.bitwise_count(np.bitwise_xor(codes_a.astype(np.int64), codes_b.astype(np.int64))).sum(axis=1)
+    if (distance > n_bits).any():
+        raise ValueError(
+            f"codes_a and codes_b differ in up to {int(distance.max())} bits, more than n_bits={n_bits}: the codes "
+            "hold bits beyond n_bits. Pass the n_bits of the transformer that made them."
+        )
     p = distance / n_bits
     cosine = np.cos(np.pi * p)
     if not return_std:

@@ -160,8 +160,17 @@ def inverse_propensity(y, *, a: float = 0.55, b: float = 1.5, classes=None) -> d
         full[np.searchsorted(classes, labels)] = counts
         labels, counts = classes, full
     n = y.shape[0]
-    c = (np.log(n) - 1.0) * (b + 1.0) ** a
-    inv = 1.0 + c * np.exp(-a * np.log(counts + b))
+    with np.errstate(over="ignore", invalid="ignore"):
+        try:
+            c = (np.log(n) - 1.0) * (b + 1.0) ** a
+        except OverflowError:
+            c = np.inf
+        inv = 1.0 + c * np.exp(-a * np.log(counts + b))
+    if not np.isfinite(inv).all():
+        raise ValueError(
+            f"inverse_propensity(a={a!r}, b={b!r}) overflows float64 for {n} training labels (classes with "
+            "no or few labels get weight (n_j + b) ** -a): use values near the defaults (a=0.55, b=1.5)."
+        )
     return {label: float(w) for label, w in zip(labels.tolist(), inv)}
 
 

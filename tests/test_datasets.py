@@ -259,8 +259,25 @@ def test_load_data_file_npz_errors(tmp_path, arrays, match):
 def test_load_data_file_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="No such data file"):
         load_data_file(tmp_path / "missing.svm")
-    with pytest.raises(ValueError, match="as svmlight: Invalid index 0") as exc:
+    with pytest.raises(ValueError, match="as svmlight: line 1: Invalid index 0") as exc:
         load_data_file(_write(tmp_path / "zero.svm", "1 0:1\n"))
     assert isinstance(exc.value.__cause__, ValueError)  # the reader's own error
     with pytest.raises(ValueError, match="as xc: .*exactly one label"):
         load_data_file(_write(tmp_path / "ml.txt", "2 3 2\n0,1 0:1\n1 1:1\n"))
+
+
+def test_load_data_file_refuses_what_it_cannot_read_faithfully(tmp_path):
+    from sklearn_lsh.datasets import load_data_file
+
+    big = tmp_path / "big.svm"
+    big.write_text("1 1:3.5e38 2:2\n0 1:1\n")  # beyond float32: would be read as inf
+    with pytest.raises(ValueError, match="beyond the float32 range"):
+        load_data_file(big)
+    label = tmp_path / "label.svm"
+    label.write_text("9.3e18 1:1\n1 1:2\n")  # an integer label int64 cannot hold exactly
+    _, y = load_data_file(label)
+    assert y.dtype == np.float64 and y[0] == 9.3e18
+    cube = tmp_path / "cube.npz"
+    np.savez(cube, X=np.zeros((4, 3, 1)), y=np.arange(4))
+    with pytest.raises(ValueError, match="must be 2-D"):
+        load_data_file(cube)

@@ -157,3 +157,17 @@ def test_perplexity_that_overflows_raises_instead_of_inf():
     clf.intercept_[:] = [1000.0, -1000.0]  # half the labels get probability exp(-2000)
     with pytest.raises(FloatingPointError, match="overflows float64"):
         perplexity(clf, X, y)
+
+
+def test_inverse_propensity_that_overflows_raises():
+    from sklearn_lsh.metrics import inverse_propensity
+
+    with pytest.raises(ValueError, match="overflows float64"):
+        inverse_propensity([0, 0], a=1.0, b=5e-324, classes=[0, 1])  # class 1 has no label: (0 + b) ** -a
+
+
+def test_simhash_cosine_refuses_codes_wider_than_n_bits():
+    from sklearn_lsh import simhash_cosine
+
+    with pytest.raises(ValueError, match="beyond n_bits"):
+        simhash_cosine(np.array([[0b111]]), np.array([[0]]), 1, return_std=True)

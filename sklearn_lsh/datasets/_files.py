@@ -82,16 +82,31 @@ def _read_svmlight(path, *, zero_based):
         X, y = load_svmlight_file(str(path), dtype=np.float32, zero_based=zero_based)
     except (ValueError, OverflowError) as exc:
         raise _located(exc, path, zero_based=zero_based) from exc
-    # Labels are parsed as floats: 94.0 -> 94 when all are integers.
+    _check_float32_values(X)
+    # Labels are parsed as floats: 94.0 -> 94 when all are integers that int64 holds exactly.
     if y.dtype.kind == "f" and np.isfinite(y).all() and (y == np.round(y)).all():
-        y = y.astype(np.int64)
+        if np.abs(y).max(initial=0.0) < 2.0**53:  # beyond, a float label is not an exact integer
+            y = y.astype(np.int64)
     return X, y
+
+
+def _check_float32_values(X):
+    """A value beyond float32's range became inf on reading: refuse it
+    instead of returning non-finite data from a finite file."""
+    data = X.data if sp.issparse(X) else X
+    if data.size and not np.isfinite(data).all():
+        raise ValueError(
+            "it holds a value that is not finite or beyond the float32 range (|x| > 3.4e38), which the text "
+            "formats are read as; rescale the data"
+        )
 
 
 def _read_xc(path, *, zero_based):
     """Extreme Classification Repository text: a header 'n_samples n_features n_labels', then 0-based rows."""
     try:
-        return load_xc_repo_file(path)
+        X, y = load_xc_repo_file(path)
+        _check_float32_values(X)
+        return X, y
     except (ValueError, OverflowError) as exc:
         if isinstance(exc, ValueError) and not str(exc).startswith("Malformed"):
             raise
@@ -242,6 +257,8 @@ def load_data_file(
             raise ValueError(f"X has {X.shape[1]} features, the model {n_features}")
     except (ValueError, OSError, KeyError, EOFError) as exc:
         raise ValueError(f"Cannot read {str(path)!r} as {fmt}: {exc}.") from exc
+    if X.ndim != 2:
+        raise ValueError(f"{str(path)!r}: X must be 2-D (samples x features), got shape {X.shape}.")
     if X.shape[0] == 0:
         raise ValueError(f"{str(path)!r} holds no samples.")
     if y.ndim != 1 or y.shape[0] != X.shape[0]:
