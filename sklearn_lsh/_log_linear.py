@@ -9,6 +9,8 @@ from sklearn import get_config
 from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import check_array
 
+from ._validation import check_allocation
+
 __all__ = ["LogLinearArraysMixin"]
 
 
@@ -140,6 +142,12 @@ class LogLinearArraysMixin:
         # bucket of every table (the method would silently become a full
         # softmax until the first rebuild).
         width = n_features if self.n_components is None else self.n_components
+        n_weights = n_classes * width + (0 if self.n_components is None else n_features * self.n_components)
+        check_allocation(
+            f"The model's weights ({n_classes} classes, {n_features} features)",
+            3 * n_weights * 8,  # the weights, their float64 draw and a prediction table over them
+            "Use the low-rank mode (n_components) for wide inputs, or fewer features (e.g. feature hashing).",
+        )
         self._weights = (init.standard_normal((n_classes, width)) * (0.01 / np.sqrt(width))).astype(dtype)
         self.intercept_ = np.zeros(n_classes, dtype=dtype)
         for name in ("embedding_", "_embedding_accumulator", "_embedding_last_step", "_embedding_slot"):

@@ -23,6 +23,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._kernels import _hashing
 from ._parallel import numba_threads
+from ._validation import check_allocation
 
 __all__ = ["SimHashTransformer", "SimHashBucketEncoder", "simhash_cosine"]
 
@@ -122,6 +123,11 @@ class _BaseSimHash(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             self.density_ = None if self.density is None else float(self.density)
         if self.density_ is None:
             bits, n_blocks, n_used = self._block_layout()
+            check_allocation(
+                f"density=None stores a dense ({n_features + 1}, {bits * n_blocks}) Gaussian projection, which",
+                2 * (n_features + 1) * bits * n_blocks * 8,  # the matrix and its random draw
+                "Use density='auto' (sparse projections generated on the fly, memory independent of n_features).",
+            )
             projections = np.zeros((n_features + 1, bits * n_blocks))  # last row: the unused extra coordinate
             projections[:n_features, :n_used] = np.random.default_rng(self.seed_).standard_normal((n_features, n_used))
             self.projections_ = projections

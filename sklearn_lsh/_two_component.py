@@ -19,7 +19,7 @@ from ._base import BaseSoftmaxSGD
 from ._placement import (
     EXACT_MAX_CLASSES, grid_log_proba, grid_shape, label_log_proba_and_gradient, placement_loss, reassign,
 )  # fmt: skip
-from ._validation import check_sample_weight, label_index, sample_class_weights
+from ._validation import check_allocation, check_sample_weight, label_index, sample_class_weights
 
 __all__ = ["TwoComponentSoftmaxClassifier"]
 
@@ -284,6 +284,10 @@ class TwoComponentSoftmaxClassifier(BaseSoftmaxSGD):
         n_rows, n_cols = self.grid_shape_
         # Row vectors then column vectors, stored transposed (n_features, R + Q)
         # so that a sparse step updates only the rows of its features.
+        check_allocation(
+            f"The model's weights ({n_rows + n_cols} vectors of {n_features} features)", 3 * n_features * (n_rows + n_cols) * 8,
+            "Reduce the number of features (e.g. feature hashing).",
+        )
         self._coef = (init.standard_normal((n_features, n_rows + n_cols)) * (0.01 / np.sqrt(n_features))).astype(dtype)
         self.row_intercept_ = np.zeros(n_rows, dtype=dtype)
         self.class_intercept_ = np.zeros(n_classes, dtype=dtype)

@@ -19,6 +19,7 @@ __all__ = [
     "check_class_prior",
     "available_memory",
     "check_dense_output",
+    "check_allocation",
 ]
 
 
@@ -202,4 +203,17 @@ def check_dense_output(method: str, n_rows: int, n_classes: int, dtype) -> None:
             f"({needed / 2**30:.1f} GiB), more than the {available / 2**30:.1f} GiB of memory available. Use "
             "predict_topk(X, k) for the k most probable classes of each row (memory O(n_samples x k)), "
             "predict(X) for the best class, or pass X in smaller batches."
+        )
+
+
+def check_allocation(what: str, n_bytes: int, advice: str) -> None:
+    """A MemoryError before allocating ``n_bytes`` that the memory available
+    (system, ``RLIMIT_AS``, cgroup) cannot hold: with overcommit the
+    allocation itself would succeed and the OS would kill the process when
+    the pages are touched."""
+    available = available_memory()
+    if available is not None and n_bytes > available:
+        raise MemoryError(
+            f"{what} would take {n_bytes / 2**30:.1f} GiB, more than the {available / 2**30:.1f} GiB of memory "
+            f"available. {advice}"
         )

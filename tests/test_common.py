@@ -509,3 +509,14 @@ def test_learning_rate_constant(kind, data):
     assert constant.loss_curve_[-1] < constant.loss_curve_[0]
     adagrad = _fit(kind, X, y, learning_rate="adagrad", eta0=0.05)
     assert not np.array_equal(constant.predict_proba(X), adagrad.predict_proba(X))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_weights_too_large_for_memory_raise_before_allocating(kind):
+    # 2**31 - 1 columns: the weights would not fit; with overcommit the
+    # allocation would succeed and the OS kill the process later.
+    X = sp.csr_matrix((np.ones(3), np.array([5, 10**9, 2**31 - 2]), np.arange(4)), shape=(3, 2**31 - 1))
+    clf = make_classifier(kind)
+    with pytest.raises(MemoryError, match="would take"):
+        clf.fit(X, [0, 1, 2])
+    assert not hasattr(clf, "classes_")

@@ -158,3 +158,15 @@ def test_pipeline_with_lsh_classifier_in_grid_search():
     search = GridSearchCV(pipe, {"simhashbucketencoder__n_bits": [3, 5]}, cv=2).fit(X, y)
     assert search.best_params_["simhashbucketencoder__n_bits"] in (3, 5)
     assert search.score(X, y) > 0.8
+
+
+def test_dense_projections_too_large_for_memory_raise_before_allocating():
+    # With overcommit, np.zeros of ~1 TiB succeeds and the OS kills the
+    # process when the pages are touched; the transformers must refuse first.
+    import scipy.sparse as sp
+
+    X = sp.csr_matrix((np.ones(3), np.array([5, 10**9, 2**31 - 2]), np.arange(4)), shape=(3, 2**31 - 1))
+    for estimator in (SimHashTransformer(64, random_state=0), SimHashBucketEncoder(8, 4, random_state=0)):
+        with pytest.raises(MemoryError, match="density='auto'"):
+            estimator.fit(X)
+    assert SimHashTransformer(64, density="auto", random_state=0).fit_transform(X).shape == (3, 64)
