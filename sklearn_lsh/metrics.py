@@ -115,7 +115,7 @@ def inverse_propensity(y, *, a: float = 0.55, b: float = 1.5, classes=None) -> d
     The empirical model of Jain, Prabhu & Varma (KDD 2016), used by the
     extreme classification repository::
 
-        p_l = 1 / (1 + c * exp(-a * log(n_l + b))),   c = (log n - 1) * (b + 1) ** a
+        p_l = 1 / (1 + c * exp(-a * log(n_l + b))),   c = max(log n - 1, 0) * (b + 1) ** a
 
     with ``n`` the number of training rows and ``n_l`` those with label
     ``l``. Rare labels get a small propensity, so a large weight.
@@ -162,7 +162,9 @@ def inverse_propensity(y, *, a: float = 0.55, b: float = 1.5, classes=None) -> d
     n = y.shape[0]
     with np.errstate(over="ignore", invalid="ignore"):
         try:
-            c = (np.log(n) - 1.0) * (b + 1.0) ** a
+            # the formula's C is negative below e training labels (p > 1):
+            # clamp it at 0, every propensity 1 (no information)
+            c = max(np.log(n) - 1.0, 0.0) * (b + 1.0) ** a
         except OverflowError:
             c = np.inf
         inv = 1.0 + c * np.exp(-a * np.log(counts + b))

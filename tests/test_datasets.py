@@ -274,9 +274,12 @@ def test_load_data_file_refuses_what_it_cannot_read_faithfully(tmp_path):
     with pytest.raises(ValueError, match="beyond the float32 range"):
         load_data_file(big)
     label = tmp_path / "label.svm"
-    label.write_text("9.3e18 1:1\n1 1:2\n")  # an integer label int64 cannot hold exactly
+    label.write_text("9.3e18 1:1\n1 1:2\n")  # an integer label beyond int64
     _, y = load_data_file(label)
     assert y.dtype == np.float64 and y[0] == 9.3e18
+    label.write_text("9.0e18 1:1\n1 1:2\n")
+    _, y = load_data_file(label)
+    assert y.dtype == np.int64 and y[0] == 9 * 10**18
     cube = tmp_path / "cube.npz"
     np.savez(cube, X=np.zeros((4, 3, 1)), y=np.arange(4))
     with pytest.raises(ValueError, match="must be 2-D"):

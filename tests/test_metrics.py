@@ -171,3 +171,9 @@ def test_simhash_cosine_refuses_codes_wider_than_n_bits():
 
     with pytest.raises(ValueError, match="beyond n_bits"):
         simhash_cosine(np.array([[0b111]]), np.array([[0]]), 1, return_std=True)
+
+
+def test_inverse_propensities_are_at_least_one_with_few_labels():
+    from sklearn_lsh.metrics import inverse_propensity
+
+    assert inverse_propensity([0, 1]) == {0: 1.0, 1: 1.0}  # log(2) - 1 < 0: no information, propensity 1

@@ -83,9 +83,9 @@ def _read_svmlight(path, *, zero_based):
     except (ValueError, OverflowError) as exc:
         raise _located(exc, path, zero_based=zero_based) from exc
     _check_float32_values(X)
-    # Labels are parsed as floats: 94.0 -> 94 when all are integers that int64 holds exactly.
+    # Labels are parsed as floats: 94.0 -> 94 when all are integers that int64 holds.
     if y.dtype.kind == "f" and np.isfinite(y).all() and (y == np.round(y)).all():
-        if np.abs(y).max(initial=0.0) < 2.0**53:  # beyond, a float label is not an exact integer
+        if np.abs(y).max(initial=0.0) < 2.0**63:  # beyond, the cast would overflow
             y = y.astype(np.int64)
     return X, y
 
