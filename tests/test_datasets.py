@@ -284,3 +284,12 @@ def test_load_data_file_refuses_what_it_cannot_read_faithfully(tmp_path):
     np.savez(cube, X=np.zeros((4, 3, 1)), y=np.arange(4))
     with pytest.raises(ValueError, match="must be 2-D"):
         load_data_file(cube)
+
+
+def test_a_corrupt_npz_file_is_a_value_error(tmp_path):
+    from sklearn_lsh.datasets import load_data_file
+
+    path = tmp_path / "bad.npz"
+    path.write_bytes(b"PK\x03\x04 not really a zip archive")
+    with pytest.raises(ValueError, match="Cannot read"):
+        load_data_file(path)

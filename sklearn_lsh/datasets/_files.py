@@ -13,6 +13,8 @@ from __future__ import annotations
 import os
 import warnings
 from numbers import Integral
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -255,7 +257,7 @@ def load_data_file(
         X, y = DATA_FILE_FORMATS[fmt](path, zero_based=zero_based)
         if n_features is not None and not sp.issparse(X) and X.ndim == 2 and X.shape[1] != n_features:
             raise ValueError(f"X has {X.shape[1]} features, the model {n_features}")
-    except (ValueError, OSError, KeyError, EOFError) as exc:
+    except (ValueError, OSError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as exc:  # corrupt files
         raise ValueError(f"Cannot read {str(path)!r} as {fmt}: {exc}.") from exc
     if X.ndim != 2:
         raise ValueError(f"{str(path)!r}: X must be 2-D (samples x features), got shape {X.shape}.")
