@@ -36,9 +36,7 @@ recorded as hypothesis events (see ``--hypothesis-show-statistics``).
 import io
 import os
 import re
-import tempfile
 import warnings
-import zipfile
 
 import numpy as np
 import pytest
