@@ -19,12 +19,15 @@ log_inclusion_probability
 SimHashTransformer, SimHashBucketEncoder, simhash_cosine
     SimHash features (sign bits, packed codes, one-hot buckets) and the
     cosine estimated from codes.
+save_model, load_model
+    Save and load any of the above without pickle (no code runs on load).
 """
 
 from ._classifier import LSHSoftmaxClassifier
 from ._inclusion import log_inclusion_probability
 from ._index import DrawSample, LSHIndex, UnionSample
 from ._partition import METHOD_OPTIONS, METHODS, EmptySampleWarning, PartitionWork, estimate_log_partition
+from ._persistence import load_model, save_model
 from ._simhash import SimHashBucketEncoder, SimHashTransformer, simhash_cosine
 from ._two_component import TwoComponentSoftmaxClassifier
 
@@ -43,6 +46,8 @@ __all__ = [
     "TwoComponentSoftmaxClassifier",
     "UnionSample",
     "estimate_log_partition",
+    "load_model",
     "log_inclusion_probability",
+    "save_model",
     "simhash_cosine",
 ]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from ._kernels import _scoring, _sgd
+from ._kernels import _scoring
 
 __all__ = ["row_norms", "csr_arrays", "add_ones_column", "pair_scores"]
 
@@ -15,6 +15,7 @@ __all__ = ["row_norms", "csr_arrays", "add_ones_column", "pair_scores"]
 def row_norms(X) -> np.ndarray:
     """Euclidean norm of every row of a dense array or CSR matrix, float64."""
     if sp.issparse(X):
+        X = X.astype(np.float64, copy=False)  # squares summed in float64, as for dense rows
         sq = np.asarray(X.multiply(X).sum(axis=1), dtype=np.float64).ravel()
     else:
         sq = np.einsum("ij,ij->i", X, X, dtype=np.float64)
@@ -22,10 +23,16 @@ def row_norms(X) -> np.ndarray:
 
 
 def csr_arrays(X):
-    """``(indptr, indices, data)`` of CSR rows; dense rows with every entry."""
-    if sp.issparse(X):
-        return X.indptr, X.indices, X.data
-    return _sgd.dense_as_csr(X)
+    """``(indptr, indices, data)`` of the non-zero entries of CSR or dense
+    rows. Dense rows and CSR rows with explicit zeros give the same arrays,
+    so that a step touches the same feature rows (and applies the same lazy
+    decay) whichever layout the data came in."""
+    if not sp.issparse(X):
+        X = sp.csr_matrix(X)  # keeps the non-zeros only, in row order
+    elif X.nnz and not X.data.all():
+        X = X.copy()
+        X.eliminate_zeros()
+    return X.indptr, X.indices, X.data
 
 
 def add_ones_column(X):

@@ -407,7 +407,10 @@ class LSHSoftmaxClassifier(LogLinearArraysMixin, LogitAdjustmentMixin, BaseSoftm
         # Tables over the final weights for ``predict_topk(retrieval="lsh")``;
         # separate from the training tables so that building them does not
         # change the training's random projections.
-        self._predict_index = self._new_index(Stream.PREDICT_TABLES).build(self._table_vectors())
+        try:
+            self._predict_index = self._new_index(Stream.PREDICT_TABLES).build(self._table_vectors())
+        except FloatingPointError:
+            self._diverged("The class weights overflow the hash transform", f"update {self.t_}")
 
     def _after_epoch(self, X, y_index, weights, refit):
         return f", classes scored/example {self.mean_classes_scored_:.1f}"
@@ -448,7 +451,10 @@ class LSHSoftmaxClassifier(LogLinearArraysMixin, LogitAdjustmentMixin, BaseSoftm
             self._finish_lazy_updates()
             built_before = self._index.build_inner_products_
             # _table_vectors() is a fresh array when it appends the intercept.
-            self._index.build(self._table_vectors(), copy=not self.fit_intercept)
+            try:
+                self._index.build(self._table_vectors(), copy=not self.fit_intercept)
+            except FloatingPointError:
+                self._diverged("The class weights overflow the hash transform", f"update {self.t_}")
             self._inner_products += self._index.build_inner_products_ - built_before
             self.n_rebuilds_ += 1
             # Tables that cannot tell the classes apart (e.g. all-zero or
@@ -506,7 +512,10 @@ class LSHSoftmaxClassifier(LogLinearArraysMixin, LogitAdjustmentMixin, BaseSoftm
         if self._sampler.uses_tables:
             index = self._training_tables()
             Xq = add_ones_column(Xb) if self.fit_intercept else Xb
-        return self._sampler.sample(Xq, yb, index, StepStreams(self._seed, stream))
+        try:
+            return self._sampler.sample(Xq, yb, index, StepStreams(self._seed, stream))
+        except FloatingPointError:
+            self._diverged("The scores of the sampled classes overflow", f"update {self.t_}")
 
     # ------------------------------------------------------------ predict
     def _score_chunks(self, X):

@@ -2,19 +2,24 @@
 
 Commands: ``demo`` (the default), ``train``, ``predict``, ``evaluate`` and
 ``partition``. Data files are read by
-:func:`sklearn_lsh.datasets.load_data_file`; models are
-saved with joblib, atomically, and never over an existing file unless
-``--force`` is given.
+:func:`sklearn_lsh.datasets.load_data_file`; models are saved by
+:func:`sklearn_lsh.save_model` (a format that runs no code on load),
+atomically, and never over an existing file unless ``--force`` is given;
+pickles are read only with ``--allow-unsafe-pickle``. User errors print one
+line and exit with status 2.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import inspect
+import io
 import json
 import os
+import signal
 import sys
-import tempfile
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -22,8 +27,11 @@ from pathlib import Path
 import numpy as np
 from sklearn.utils._param_validation import StrOptions
 
+from . import __version__
 from ._classifier import LSHSoftmaxClassifier
 from ._partition import METHOD_OPTIONS, EmptySampleWarning, estimate_log_partition
+from ._persistence import (MODEL_SUFFIX, PICKLE_SUFFIXES, atomic_write, check_output_path, read_model_file,
+                           save_model)  # fmt: skip
 from .datasets import load_data_file, make_partition_problem
 from .datasets._files import DATA_FILE_FORMATS, DATA_FILE_SUFFIXES
 
@@ -34,7 +42,16 @@ class CommandError(Exception):
     """A user error (missing or malformed file, bad option) reported without a traceback."""
 
 
-# ---------------------------------------------------------------- data files
+class Interrupted(BaseException):
+    """SIGTERM or SIGHUP during a command: unwinds like KeyboardInterrupt, so
+    that temporary files are removed on the way out."""
+
+    def __init__(self, signum):
+        super().__init__(signum)
+        self.signum = signum
+
+
+# ---------------------------------------------------------------- files
 # Advice on errors of load_data_file, keyed by what its readers say.
 _HINTS = {
     "Invalid index 0 in SVMlight/LibSVM": " Its feature indices start at 0: pass --zero-based.",
@@ -42,54 +59,61 @@ _HINTS = {
 }
 
 
-def _read_data(args, n_features=None):
-    """``load_data_file`` for a command: errors as ``CommandError``, warnings as notes on stderr."""
+@contextlib.contextmanager
+def _user_errors():
+    """ValueError and OSError (their messages are one line) as ``CommandError``, with
+    advice from ``_HINTS``; UserWarnings as notes on stderr."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
         try:
-            X, y = load_data_file(args.data, args.format, n_features=n_features, zero_based=args.zero_based)
+            yield
         except (OSError, ValueError) as exc:
             hint = next((text for phrase, text in _HINTS.items() if phrase in str(exc)), "")
             raise CommandError(f"{exc}{hint}") from exc
     for warning in caught:
         print(f"note: {warning.message}", file=sys.stderr)
-    return X, y
 
 
-# --------------------------------------------------------------- models on disk
+def _read_data(args, n_features=None):
+    if os.path.isdir(args.data):
+        raise CommandError(f"{args.data!r} is a directory, not a data file.")
+    with _user_errors():
+        return load_data_file(args.data, args.format, n_features=n_features, zero_based=args.zero_based)
+
+
+def _check_output(path: Path, force: bool) -> None:
+    """The output path is usable (see ``check_output_path``), before any work."""
+    with _user_errors():
+        for name in check_output_path(path, force):
+            print(f"note: removed {name!r}, left in {str(path.parent)!r} by an interrupted run.", file=sys.stderr)
+
+
 def _atomic_write(path: Path, force: bool, write) -> None:
-    """Write through a temporary file in the target folder and rename it in
-    place: an interrupted write never leaves a truncated file, and an
-    existing file is replaced only with ``force``."""
-    if path.exists() and not force:
-        raise CommandError(f"{str(path)!r} exists; pass --force to overwrite it.")
-    if not path.parent.is_dir():
-        raise CommandError(f"No such folder: {str(path.parent)!r}.")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    _check_output(path, force)  # again: the folder may have changed during training
+    with _user_errors():
+        atomic_write(path, write)
 
 
-def _load_model(path):
-    import joblib
+def _load_model(path, allow_pickle=False):
+    from sklearn.exceptions import NotFittedError
     from sklearn.utils.validation import check_is_fitted
 
-    path = Path(path)
-    if not path.is_file():
-        raise CommandError(f"No such model file: {str(path)!r}.")
-    try:
-        model = joblib.load(path)
-    except Exception as exc:  # a truncated or foreign file fails in many ways
-        raise CommandError(f"Cannot load a model from {str(path)!r}: {type(exc).__name__}: {exc}") from exc
+    with _user_errors():
+        model = read_model_file(path, allow_pickle=allow_pickle)
     if not isinstance(model, LSHSoftmaxClassifier):
         raise CommandError(f"{str(path)!r} holds a {type(model).__name__}, not an LSHSoftmaxClassifier.")
-    check_is_fitted(model)
+    try:
+        check_is_fitted(model)
+    except NotFittedError:
+        message = f"{str(path)!r} holds an LSHSoftmaxClassifier that was never fitted: train it first."
+        raise CommandError(message) from None
     return model
+
+
+def _check_k(ks, model):
+    n_classes = model.classes_.shape[0]
+    if max(ks) > n_classes:
+        raise CommandError(f"-k {max(ks)} is more than the model's {n_classes} classes; use -k {n_classes} at most.")
 
 
 # --------------------------------------------------------------- training loop
@@ -177,11 +201,13 @@ def _demo(args) -> int:
 
 # ---------------------------------------------------------------------- train
 def _train_command(args) -> int:
-    import joblib
-
     output = Path(args.output)
-    if output.exists() and not args.force:  # fail before reading and training, not after
-        raise CommandError(f"{str(output)!r} exists; pass --force to overwrite it.")
+    if output.suffix.lower() in PICKLE_SUFFIXES:
+        raise CommandError(
+            f"{args.output!r}: models are saved in sklearn-lsh's model format, not as a pickle; name the file e.g. "
+            f"{output.with_suffix(MODEL_SUFFIX).name!r} (sklearn_lsh.load_model reads it in Python)."
+        )
+    _check_output(output, args.force)  # fail before reading and training, not after
     X, y = _read_data(args)
     if np.unique(y).shape[0] < 2:
         raise CommandError(f"{args.data!r} holds a single class; a classifier needs at least 2.")
@@ -197,7 +223,7 @@ def _train_command(args) -> int:
         seconds = _train(clf, X, y, args.epochs, args.seed, "train", not args.no_progress)
     except (ValueError, TypeError, MemoryError) as exc:
         raise CommandError(f"Training failed: {exc}") from exc
-    _atomic_write(output, args.force, lambda tmp: joblib.dump(clf, tmp))
+    _atomic_write(output, args.force, lambda f: save_model(clf, f))
     print(
         f"Trained {args.estimator!r} on {X.shape[0]} rows x {X.shape[1]} features, {clf.classes_.shape[0]} classes, "
         f"{args.epochs} epochs in {seconds:.1f} s ({clf.mean_classes_scored_:.0f} classes scored per example); "
@@ -208,9 +234,13 @@ def _train_command(args) -> int:
 
 # -------------------------------------------------------------------- predict
 def _predict_command(args) -> int:
-    model = _load_model(args.model)
+    to_file = args.output not in (None, "-")
+    if to_file:
+        _check_output(Path(args.output), args.force)
+    model = _load_model(args.model, args.allow_unsafe_pickle)
+    _check_k([args.k], model)
     X, _ = _read_data(args, model.n_features_in_)
-    k = min(args.k, model.classes_.shape[0])
+    k = args.k
     try:
         labels, proba = model.predict_topk(X, k=k, retrieval=args.retrieval)
     except ValueError as exc:
@@ -223,14 +253,22 @@ def _predict_command(args) -> int:
             fields = [str(i), *(str(v) for v in labels[i].tolist()), *(f"{p:.6g}" for p in proba[i])]
             stream.write("\t".join(fields) + "\n")
 
-    if args.output in (None, "-"):
-        write(sys.stdout)
-    else:
-        def to_file(tmp):
-            with open(tmp, "w", encoding="utf-8") as f:
-                write(f)
+    if to_file:
+        def write_text(f):
+            text = io.TextIOWrapper(f, encoding="utf-8", newline="\n")
+            write(text)
+            text.flush()
+            text.detach()  # the caller closes f
 
-        _atomic_write(Path(args.output), args.force, to_file)
+        _atomic_write(Path(args.output), args.force, write_text)
+        return 0
+    try:
+        write(sys.stdout)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise CommandError(f"Cannot write to standard output: {exc.strerror or exc}.") from exc
     return 0
 
 
@@ -238,19 +276,17 @@ def _predict_command(args) -> int:
 def _evaluate_command(args) -> int:
     from .metrics import ndcg_at_k, perplexity, precision_at_k
 
-    model = _load_model(args.model)
-    X, y = _read_data(args, model.n_features_in_)
+    model = _load_model(args.model, args.allow_unsafe_pickle)
     ks = sorted(set(args.k))
-    if ks[0] < 1:
-        raise CommandError(f"-k values must be at least 1, got {ks[0]}.")
-    k_max = min(ks[-1], model.classes_.shape[0])
+    _check_k(ks, model)
+    X, y = _read_data(args, model.n_features_in_)
+    k_max = ks[-1]
     labels, _ = model.predict_topk(X, k=k_max, retrieval=args.retrieval)
     known = np.isin(y, model.classes_)
     results = {"n_samples": int(X.shape[0]), "accuracy": float(np.mean(labels[:, 0] == y))}
     for k in ks:
-        if k <= k_max:
-            results[f"P@{k}"] = precision_at_k(y, labels, k)
-            results[f"nDCG@{k}"] = ndcg_at_k(y, labels, k)
+        results[f"P@{k}"] = precision_at_k(y, labels, k)
+        results[f"nDCG@{k}"] = ndcg_at_k(y, labels, k)
     results["perplexity"] = perplexity(model, X[known], y[known]) if known.any() else float("nan")
     results["n_unseen_labels"] = int((~known).sum())
     if args.json:
@@ -372,6 +408,12 @@ def _add_data_options(p, what):
                    help="svmlight feature indices start at 0 (default: 1, as in libsvm); must match training")
 
 
+def _add_pickle_option(p):
+    p.add_argument("--allow-unsafe-pickle", action="store_true",
+                   help="also read a pickle or joblib model file. UNSAFE: loading a pickle runs any code it contains; "
+                   "use only for files you trust")  # fmt: skip
+
+
 def _str_options(param):
     """The string values of an ``LSHSoftmaxClassifier`` parameter, read from its
     constraints: the default first, then the others in sorted order."""
@@ -386,8 +428,11 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG,
         description="sklearn-lsh: extreme multiclass classification with LSH-sampled softmax partition "
         "functions (Spring & Shrivastava, 2017). Without a command, runs 'demo'.",
-        epilog="Model files are joblib pickles: load only files you trust.",
+        epilog="Model files are in sklearn-lsh's model format (sklearn_lsh.save_model), which runs no code when "
+        "read; pickle and joblib files are read only with --allow-unsafe-pickle.",
     )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}",
+                        help="print the version of sklearn-lsh and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     demo = sub.add_parser(
@@ -414,11 +459,12 @@ def build_parser() -> argparse.ArgumentParser:
         "train",
         help="train a model on a data file and save it",
         description="Train LSHSoftmaxClassifier on a data file by SGD (partial_fit over row blocks in a fresh "
-        "random order each epoch) and save it with joblib. The file is written atomically, and an existing "
-        "file is kept unless --force.",
+        "random order each epoch) and save it in sklearn-lsh's model format (sklearn_lsh.save_model; the hash "
+        "tables are rebuilt from their seed on load). The output path is checked before the data is read; the "
+        "file is written atomically, and an existing file is kept unless --force.",
     )
     _add_data_options(train, "training")
-    train.add_argument("-o", "--output", required=True, help="model file to write (e.g. model.joblib)")
+    train.add_argument("-o", "--output", required=True, help=f"model file to write (e.g. model{MODEL_SUFFIX})")
     estimators = _str_options("estimator")
     train.add_argument("--estimator", choices=estimators, default=estimators[0],
                        help=f"partition-function estimator of the training steps (default: {estimators[0]})")
@@ -458,10 +504,11 @@ def build_parser() -> argparse.ArgumentParser:
         "Output: a header line, then one line per row: row, label_1..label_k, proba_1..proba_k (best first), "
         "tab-separated.",
     )
-    predict.add_argument("model", help="model file written by 'sklearn-lsh train' (or joblib.dump of a fitted "
-                         "LSHSoftmaxClassifier)")  # fmt: skip
+    predict.add_argument("model", help="model file written by 'sklearn-lsh train' or sklearn_lsh.save_model")
+    _add_pickle_option(predict)
     _add_data_options(predict, "input")
-    predict.add_argument("-k", type=_positive_int, default=5, help="labels per row (default: 5)")
+    predict.add_argument("-k", type=_positive_int, default=5,
+                         help="labels per row, at most the model's number of classes (default: 5)")
     predict.add_argument("--retrieval", choices=("exact", "lsh"), default="exact",
                          help="'exact' scores every class; 'lsh' only those the hash tables retrieve (sublinear "
                          "in C; default: exact)")  # fmt: skip
@@ -475,10 +522,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Evaluate a saved model on a labelled data file: accuracy (top-1), precision@k and nDCG@k "
         "for each -k, and perplexity exp(-mean log p(y | x)) from exact probabilities.",
     )
-    evaluate.add_argument("model", help="model file written by 'sklearn-lsh train'")
+    evaluate.add_argument("model", help="model file written by 'sklearn-lsh train' or sklearn_lsh.save_model")
+    _add_pickle_option(evaluate)
     _add_data_options(evaluate, "labelled test")
     evaluate.add_argument("-k", type=_positive_int, nargs="+", default=[1, 3, 5],
-                          help="cut-offs of P@k and nDCG@k (default: 1 3 5)")
+                          help="cut-offs of P@k and nDCG@k, at most the model's number of classes (default: 1 3 5)")
     evaluate.add_argument("--retrieval", choices=("exact", "lsh"), default="exact",
                           help="ranking by exact scores or by LSH retrieval (default: exact)")
     evaluate.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
@@ -500,17 +548,44 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextlib.contextmanager
+def _signals_raise():
+    """SIGTERM and SIGHUP raise :class:`Interrupted` while a command runs (in
+    the main thread), so the ``finally`` clauses remove temporary files."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise Interrupted(signum)
+
+    signums = [sig for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)) if sig is not None]
+    previous = {sig: signal.signal(sig, interrupt) for sig in signums}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
-    if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help"):
+    if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version"):
         argv = ["demo", *argv]
     args = parser.parse_args(argv)
     try:
-        return args.func(args)
+        with _signals_raise():
+            return args.func(args)
     except CommandError as exc:
-        print(f"{PROG} {args.command}: error: {exc}", file=sys.stderr)
+        message = str(exc).replace("\n", " ")  # one line, whatever the message
+        print(f"{PROG} {args.command}: error: {message}", file=sys.stderr)
         return 2
+    except (KeyboardInterrupt, Interrupted) as exc:
+        signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+        print(f"{PROG} {args.command}: interrupted ({signal.Signals(signum).name}); no output file was written.",
+              file=sys.stderr)  # fmt: skip
+        return 128 + signum
     except BrokenPipeError:
         # The reader went away (e.g. `sklearn-lsh predict ... | head`): stop
         # quietly, as command-line tools do, instead of a traceback.

@@ -13,12 +13,18 @@ from typing import NamedTuple
 import numpy as np
 import scipy.sparse as sp
 
-from ._arrays import pair_scores, row_norms
+from ._arrays import csr_arrays, pair_scores, row_norms
 from ._inclusion import _pair_groups, log_inclusion_probability
 from ._kernels import _hashing, _retrieval
 from ._prior import log_prior_inclusion
 
 __all__ = ["LSHIndex", "UnionSample", "DrawSample"]
+
+#: Above this many bytes, a build generates its Gaussian projections on the
+#: fly instead of storing the (n_features + 1, hash_cost) matrix (wide, e.g.
+#: sparse text, input): memory no longer grows with n_features and a CSR
+#: query reads only the projection rows of its non-zero features.
+GENERATED_PROJECTIONS_ABOVE = 32 * 2**20
 
 # Inclusion probabilities are floored here (pitfall 2 of method.md): a
 # retrieved class can only have P_j == 0 through a floating-point tie, and
@@ -111,11 +117,29 @@ def _check_matrix(A, name, *, allow_sparse, n_features=None):
             A = data = A.astype(np.float64)
     if not np.isfinite(data).all():
         raise ValueError(f"Input {name} contains NaN or infinity.")
+    with np.errstate(over="ignore"):
+        norms_overflow = not np.isfinite(row_norms(A)).all()
+    if norms_overflow:
+        raise FloatingPointError(
+            f"Input {name} has rows whose squared Euclidean norm overflows float64 (largest |value| "
+            f"{np.abs(data).max():.3g}): the hash transform divides by the norms. Scale {name} down."
+        )
     if n_features is not None and A.shape[1] != n_features:
         raise ValueError(f"{name} has {A.shape[1]} features, but the index was built on {n_features} features.")
     if not sp.issparse(A):
         A = np.ascontiguousarray(A)
     return A
+
+
+def _checked_scores(scores):
+    """Scores of (query, class) pairs, or a FloatingPointError if one
+    overflows: its inclusion probability would be NaN."""
+    if not np.isfinite(scores).all():
+        raise FloatingPointError(
+            "A score w_j . x overflows float64 (the vectors are finite, their product is not): the inclusion "
+            "probabilities and estimates would be NaN. Scale the class vectors or the queries down."
+        )
+    return scores
 
 
 def _norm_range_maxima(norms, n_ranges):
@@ -204,8 +228,12 @@ class LSHIndex:
     class_scale_ : ndarray of shape (n_classes,)
         ``M`` of each class: the largest norm of its norm range (1.0 for a
         range of zero vectors).
-    projections_ : ndarray of shape (n_features + 1, hash_cost)
-        Gaussian projections, feature-major; the last row is for the extra
+    projections_ : ndarray of shape (n_features + 1, hash_cost) or None
+        Gaussian projections, feature-major; None when they take more than
+        ``GENERATED_PROJECTIONS_ABOVE`` bytes (32 MiB, e.g. 33,000 features
+        and 126 projections): they are then generated on the fly from a key
+        drawn from the seed, with identical codes for dense and CSR
+        queries. The last row is for the extra
         coordinate of the transform.
     class_codes_ : ndarray of int64, shape (n_classes, n_tables)
         Only with ``table_design="scan"``: every class's code per table.
@@ -318,7 +346,11 @@ class LSHIndex:
         n_classes, n_features = W.shape
         n_tables = self.n_tables
         rng = np.random.default_rng([self.seed, self.n_builds_])
-        projections = rng.standard_normal((n_features + 1, self.hash_cost))
+        if (n_features + 1) * self.hash_cost * 8 > GENERATED_PROJECTIONS_ABOVE:
+            # wide input: the projections are generated on the fly from a key
+            projections, self._projection_key = None, int(rng.integers(2**63))
+        else:  # (no key: 0)
+            projections, self._projection_key = rng.standard_normal((n_features + 1, self.hash_cost)), 0
         norms = row_norms(W)
         class_scale = _norm_range_maxima(norms, self.n_norm_ranges)
         extra = np.sqrt(np.maximum(0.0, 1.0 - (norms / class_scale) ** 2))
@@ -348,6 +380,8 @@ class LSHIndex:
         """Group codes of the transformed class vectors: one BLAS product per
         block of rows (bounded memory), then the signs packed."""
         n_features = W.shape[1]
+        if projections is None:
+            return self._hash_classes_generated(W, scale, extra)
         codes = np.empty((W.shape[0], self._n_groups), dtype=np.int64)
         # Blocks of about 2**20 products (8 MB) stay in cache; W is cast to
         # float64 per block so the product runs in BLAS, not numpy's
@@ -360,6 +394,20 @@ class LSHIndex:
                 products, scale[lo:hi], extra[lo:hi], projections[n_features], self._group_bits, self._n_groups
             )
         return codes
+
+    def _hash_classes_generated(self, W, scale, extra):
+        """:meth:`_hash_classes` with generated projections: blocks of about
+        2**20 projection entries are generated and multiplied in turn, so
+        memory does not grow with the number of features."""
+        n_classes, n_features = W.shape
+        key, n_proj = np.uint64(self._projection_key), self.hash_cost
+        products = np.zeros((n_classes, n_proj))
+        block = max(1, (1 << 20) // n_proj)
+        for lo in range(0, n_features, block):
+            hi = min(lo + block, n_features)
+            products += np.asarray(W[:, lo:hi], dtype=np.float64) @ _hashing.gaussian_rows(key, lo, hi, n_proj)
+        last = _hashing.gaussian_rows(key, n_features, n_features + 1, n_proj)[0]
+        return _hashing.pack_signs(products, scale, extra, last, self._group_bits, self._n_groups)
 
     def _table_codes(self, group_codes):
         """Bucket ids per table from the hashed groups of bits."""
@@ -415,7 +463,11 @@ class LSHIndex:
         n = X.shape[0]
         ones, zeros = np.ones(n), np.zeros(n)
         bits, groups = self._group_bits, self._n_groups
-        if sp.issparse(X):
+        if self.projections_ is None:  # generated projections: CSR rows (dense ones without their zeros)
+            indptr, indices, data = csr_arrays(X)
+            codes = _hashing.hash_csr_generated(indptr, indices, data, np.uint64(self._projection_key), self.n_features, bits,
+                                                groups, ones, zeros)  # fmt: skip
+        elif sp.issparse(X):
             codes = _hashing.hash_csr(X.indptr, X.indices, X.data, self.projections_, bits, groups, ones, zeros)
         else:
             codes = _hashing.hash_dense(X, self.projections_, bits, groups, ones, zeros)
@@ -465,7 +517,7 @@ class LSHIndex:
         union form for any (query, class) pairs, retrieved or not: query
         ``i`` with ``classes[indptr[i]:indptr[i + 1]]``. Returns ``(scores,
         log_p, n_floored)``."""
-        scores = pair_scores(X, self.vectors_, indptr, classes)
+        scores = _checked_scores(pair_scores(X, self.vectors_, indptr, classes))
         norms = np.repeat(row_norms(X), np.diff(indptr))
         log_p = log_inclusion_probability(
             self._cosines(scores, classes, norms), self.n_bits, self.n_tables, self.table_design, self.probe_radius
@@ -545,7 +597,7 @@ class LSHIndex:
         )
         flat = classes.ravel()
         indptr = np.arange(0, n * n_draws + 1, n_draws, dtype=np.int64)
-        scores = pair_scores(X, self.vectors_, indptr, flat).reshape(n, n_draws)
+        scores = _checked_scores(pair_scores(X, self.vectors_, indptr, flat)).reshape(n, n_draws)
         norms = np.repeat(row_norms(X)[:, None], n_draws, axis=1)
         log_p = log_inclusion_probability(
             self._cosines(scores, np.maximum(classes, 0), norms), self.n_bits, probes

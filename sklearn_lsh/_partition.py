@@ -230,6 +230,11 @@ def estimate_log_partition(W, X, method="lsh", *, random_state=None, return_work
         ``max_probes > n_tables``).
     TypeError
         An option the method does not take.
+    FloatingPointError
+        Finite ``W`` and ``X`` whose scores ``w_j . x`` (or squared row
+        norms, for the hash tables) overflow float64: the estimate would be
+        NaN or infinite. Never a silent non-finite result (``-inf`` only for
+        an empty sample, with the warning above).
 
     Examples
     --------
@@ -303,6 +308,11 @@ def estimate_log_partition(W, X, method="lsh", *, random_state=None, return_work
         totals["probes"] += candidates.n_probes
         totals["scanned"] += candidates.n_scanned
 
+    if np.isnan(log_z).any() or np.isposinf(log_z).any():  # defensive: every path checks its scores
+        raise FloatingPointError(
+            f"estimate_log_partition(method={method!r}) produced a non-finite log Z from finite W and X: their "
+            "scores are too large for float64. Scale W or X down."
+        )
     n_empty = int(np.isneginf(log_z).sum())
     if n_empty:
         warnings.warn(

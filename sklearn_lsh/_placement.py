@@ -305,16 +305,17 @@ def grid_log_proba(S, T, bias_grid, placement, class_intercept, dtype):
     with np.errstate(divide="ignore"):
         log_z_col = np.log(np.exp(T) @ np.exp(bias_grid - bias_peak[:, None]).T)
     lost = ~np.isfinite(log_z_col) | (log_z_col < -600)
-    log_z_col += bias_peak
     if lost.any():
         bad = np.flatnonzero(lost.any(axis=1))
-        values = (T[bad][:, None, :] + bias_grid[None]).reshape(-1, n_cols)
+        values = (T[bad][:, None, :] + (bias_grid - bias_peak[:, None])[None]).reshape(-1, n_cols)
         log_z_col[bad] = row_logsumexp(values).reshape(bad.shape[0], n_rows)
     S = S - S.max(axis=1, keepdims=True)
     base = S - row_logsumexp(S)[:, None] - log_z_col
     cells = (base[:, :, None] + T[:, None, :]).reshape(base.shape[0], n_rows * n_cols)
     out = np.take(cells, placement, axis=1)  # C-contiguous, unlike cells[:, placement]
-    out += class_intercept
+    # each class's intercept relative to the largest of its row, which
+    # log_z_col left out: large intercepts cancel before they are added
+    out += np.asarray(class_intercept, dtype=np.float64) - bias_peak[placement // n_cols]
     # Summed in float64 and rounded once: a float32 sum of the three terms
     # put log p of the best class up to 2e-6 above 0.
     return out.astype(dtype, copy=False)

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
-import scipy.sparse as sp
 
 from ._arrays import pair_scores
 from ._kernels import _retrieval, _scoring
@@ -166,10 +165,20 @@ class Sampler:
         return candidates.classes.shape[0] + candidates.extra_scored
 
 
+def _checked(scores):
+    """The scores of an estimate, or a FloatingPointError if one overflows."""
+    if not np.isfinite(scores).all():
+        raise FloatingPointError(
+            "A score w_j . x overflows float64 (W and X are finite, their product is not), so log Z cannot be "
+            "estimated. Scale W or X down."
+        )
+    return scores
+
+
 def _complete_scores(W, X, candidates):
     """Scores of every candidate: the sampler's, and the others computed."""
     if candidates.scores is None:
-        return pair_scores(X, W, candidates.indptr, candidates.classes), candidates.classes.shape[0]
+        return _checked(pair_scores(X, W, candidates.indptr, candidates.classes)), candidates.classes.shape[0]
     scores = candidates.scores
     missing = np.isnan(scores)
     n_missing = int(missing.sum())
@@ -178,15 +187,14 @@ def _complete_scores(W, X, candidates):
         rows = np.repeat(np.arange(candidates.indptr.shape[0] - 1), np.diff(candidates.indptr))[missing]
         indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=candidates.indptr.shape[0] - 1))])
         scores[missing] = pair_scores(X, W, indptr.astype(np.int64), candidates.classes[missing])
-    return scores, n_missing
+    return _checked(scores), n_missing
 
 
 def _all_scores(W, X):
     """Every class's score, computed in float64."""
     W = W.astype(np.float64, copy=False)
-    if sp.issparse(X):
-        return np.asarray((X @ W.T), dtype=np.float64)
-    return np.asarray(X @ W.T, dtype=np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _checked(np.asarray(X @ W.T, dtype=np.float64))
 
 
 class ExactSampler(Sampler):

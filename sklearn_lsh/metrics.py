@@ -375,7 +375,7 @@ def perplexity(estimator, X, y) -> float:
     if not hasattr(estimator, "predict_log_proba"):
         raise TypeError(f"perplexity needs a classifier with predict_log_proba, got {type(estimator).__name__}.")
     if hasattr(estimator, "predict_log_proba_of"):  # the package's classifiers: log p(y | x) in row chunks
-        return float(np.exp(-np.mean(estimator.predict_log_proba_of(X, y))))
+        return _exp_log_loss(-np.mean(estimator.predict_log_proba_of(X, y)))
     n_rows = _num_samples(X)
     y = np.asarray(y)
     if y.ndim != 1 or y.shape[0] != n_rows or y.shape[0] == 0:
@@ -391,4 +391,15 @@ def perplexity(estimator, X, y) -> float:
     for rows in gen_batches(n_rows, chunk):
         log_proba = estimator.predict_log_proba(_safe_indexing(X, rows))
         log_p[rows] = log_proba[np.arange(rows.stop - rows.start), index[rows]]
-    return float(np.exp(-np.mean(log_p)))
+    return _exp_log_loss(-np.mean(log_p))
+
+
+def _exp_log_loss(log_loss):
+    """``exp(log_loss)``, or a FloatingPointError when it overflows float64."""
+    if not np.isfinite(log_loss) or log_loss > np.log(np.finfo(np.float64).max):
+        raise FloatingPointError(
+            f"The perplexity exp({log_loss:.6g}) overflows float64: some labels have (near) zero probability "
+            "under the model. Report the mean log-loss (the log of the perplexity) instead, e.g. "
+            "-estimator.predict_log_proba_of(X, y).mean()."
+        )
+    return float(np.exp(log_loss))

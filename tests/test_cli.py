@@ -13,7 +13,7 @@ import scipy.sparse as sp
 from sklearn.datasets import load_svmlight_file
 from sklearn.utils._param_validation import StrOptions
 
-from sklearn_lsh import LSHSoftmaxClassifier
+from sklearn_lsh import LSHSoftmaxClassifier, load_model
 from sklearn_lsh._cli import build_parser, main
 from sklearn_lsh.datasets import load_data_file
 from sklearn_lsh.datasets._files import DATA_FILE_FORMATS
@@ -78,7 +78,7 @@ def test_partition_command_prints_a_table_of_every_method(capsys):
 @pytest.fixture(scope="module")
 def sector_model(tmp_path_factory):
     """A model trained by the CLI on the real sector data (libsvm, 105 classes)."""
-    model = tmp_path_factory.mktemp("cli") / "sector.joblib"
+    model = tmp_path_factory.mktemp("cli") / "sector.sklsh"
     argv = ["train", str(SECTOR / "sector.heldout"), "-o", str(model), "--epochs", "4", "--n-bits", "4",
             "--seed", "1", "--no-progress"]  # fmt: skip
     assert main(argv) == 0
@@ -86,28 +86,28 @@ def sector_model(tmp_path_factory):
 
 
 def test_train_passes_the_logit_adjustment(tmp_path):
-    model = tmp_path / "m.joblib"
+    model = tmp_path / "m.sklsh"
     argv = ["train", str(SECTOR / "sector.heldout"), "-o", str(model), "--epochs", "1", "--logit-adjustment", "0.5",
             "--logit-adjustment-form", "post-hoc", "--no-progress"]  # fmt: skip
     assert main(argv) == 0
-    clf = joblib.load(model)
+    clf = load_model(model)
     assert (clf.logit_adjustment, clf.logit_adjustment_form) == (0.5, "post-hoc")
 
 
 def test_train_passes_the_sampling_options(tmp_path, capsys):
-    model = tmp_path / "m.joblib"
+    model = tmp_path / "m.sklsh"
     argv = ["train", str(SECTOR / "sector.heldout"), "-o", str(model), "--epochs", "1", "--n-prior-samples", "7",
             "--n-samples", "3", "--no-progress"]  # fmt: skip
     assert main(argv) == 0
-    clf = joblib.load(model)
+    clf = load_model(model)
     assert (clf.estimator, clf.n_prior_samples, clf.n_samples) == ("lsh", 7, 3)
     with pytest.raises(SystemExit):
-        main(["train", str(SECTOR / "sector.heldout"), "-o", str(tmp_path / "x.joblib"), "--n-prior-samples", "-1"])
+        main(["train", str(SECTOR / "sector.heldout"), "-o", str(tmp_path / "x.sklsh"), "--n-prior-samples", "-1"])
     assert "must be at least 0, got -1" in capsys.readouterr().err
 
 
 def test_train_saves_the_model_fit_by_partial_fit_blocks(sector_model):
-    clf = joblib.load(sector_model)
+    clf = load_model(sector_model)
     assert isinstance(clf, LSHSoftmaxClassifier) and clf.estimator == "lsh" and clf.n_bits_ == 4
     X, y = load_svmlight_file(str(SECTOR / "sector.heldout"), zero_based=False)
     assert clf.n_features_in_ == X.shape[1] and clf.classes_.dtype.kind == "i"  # 94.0 -> 94
@@ -121,7 +121,7 @@ def test_predict_writes_the_top_k_as_tsv(sector_model, tmp_path, capsys):
     assert "never saw in training" in capsys.readouterr().err  # sector.test has 4 non-zeros in unseen features
     lines = out.read_text().splitlines()
     assert lines[0].split("\t") == ["row", "label_1", "label_2", "label_3", "proba_1", "proba_2", "proba_3"]
-    clf = joblib.load(sector_model)
+    clf = load_model(sector_model)
     X, _ = load_svmlight_file(str(SECTOR / "sector.test"), zero_based=False)
     X = X[:, : clf.n_features_in_].astype(np.float32)
     labels, proba = clf.predict_topk(X, k=3)
@@ -141,7 +141,7 @@ def test_predict_writes_the_top_k_as_tsv(sector_model, tmp_path, capsys):
 def test_evaluate_reports_the_library_metrics(sector_model, capsys):
     assert main(["evaluate", str(sector_model), str(SECTOR / "sector.test"), "-k", "1", "5", "--json"]) == 0
     got = json.loads(capsys.readouterr().out)
-    clf = joblib.load(sector_model)
+    clf = load_model(sector_model)
     X, y = load_svmlight_file(str(SECTOR / "sector.test"), zero_based=False)
     X = X[:, : clf.n_features_in_].astype(np.float32)
     y = y.astype(np.int64)
@@ -179,27 +179,27 @@ def test_xc_and_npz_formats_round_trip(tmp_path, capsys):
     np.testing.assert_array_equal(X_d, X.toarray())
     assert (X_s != X).nnz == 0 and y_xc.tolist() == y.tolist() == y_s.tolist() and y_d[0] == f"c{y[0]}"
     for data, name in ((xc, "xc"), (dense, "dense")):
-        model = tmp_path / f"{name}.joblib"
+        model = tmp_path / f"{name}.sklsh"
         assert main(["train", str(data), "-o", str(model), "--epochs", "2", "--no-progress"]) == 0
         assert main(["evaluate", str(model), str(data), "--json"]) == 0
         assert json.loads(capsys.readouterr().out.splitlines()[-1])["accuracy"] > 1 / 6
     # String labels come back as strings in the TSV.
-    assert main(["predict", str(tmp_path / "dense.joblib"), str(dense), "-k", "1"]) == 0
+    assert main(["predict", str(tmp_path / "dense.sklsh"), str(dense), "-k", "1"]) == 0
     assert capsys.readouterr().out.splitlines()[1].split("\t")[1].startswith("c")
 
 
 @pytest.mark.parametrize(
     "files, argv, message",
     [
-        ({}, ["train", "{d}/missing.svm", "-o", "{d}/m.joblib"], "No such data file"),
-        ({"bad.svm": "1 a:b\n"}, ["train", "{d}/bad.svm", "-o", "{d}/m.joblib"], "Cannot read"),
-        ({"zero.svm": "1 0:1\n2 1:1\n"}, ["train", "{d}/zero.svm", "-o", "{d}/m.joblib"], "pass --zero-based"),
-        ({"one.svm": "1 1:1\n1 2:1\n"}, ["train", "{d}/one.svm", "-o", "{d}/m.joblib"], "single class"),
-        ({"x.npz": None}, ["train", "{d}/x.npz", "-o", "{d}/m.joblib"], "no array 'y'"),
-        ({"ml.txt": "2 3 2\n0,1 0:1\n1 1:1\n"}, ["train", "{d}/ml.txt", "-o", "{d}/m.joblib"], "one label per row"),
-        ({"ok.svm": "1 1:1\n2 2:1\n"}, ["train", "{d}/ok.svm", "-o", "{d}/nofolder/m.joblib"], "No such folder"),
-        ({"m.joblib": "not a model"}, ["predict", "{d}/m.joblib", "{d}/m.joblib"], "Cannot load a model"),
-        ({}, ["evaluate", "{d}/none.joblib", "{d}/x.svm"], "No such model file"),
+        ({}, ["train", "{d}/missing.svm", "-o", "{d}/m.sklsh"], "No such data file"),
+        ({"bad.svm": "1 a:b\n"}, ["train", "{d}/bad.svm", "-o", "{d}/m.sklsh"], "Cannot read"),
+        ({"zero.svm": "1 0:1\n2 1:1\n"}, ["train", "{d}/zero.svm", "-o", "{d}/m.sklsh"], "pass --zero-based"),
+        ({"one.svm": "1 1:1\n1 2:1\n"}, ["train", "{d}/one.svm", "-o", "{d}/m.sklsh"], "single class"),
+        ({"x.npz": None}, ["train", "{d}/x.npz", "-o", "{d}/m.sklsh"], "no array 'y'"),
+        ({"ml.txt": "2 3 2\n0,1 0:1\n1 1:1\n"}, ["train", "{d}/ml.txt", "-o", "{d}/m.sklsh"], "one label per row"),
+        ({"ok.svm": "1 1:1\n2 2:1\n"}, ["train", "{d}/ok.svm", "-o", "{d}/nofolder/m.sklsh"], "No such folder"),
+        ({"m.sklsh": "not a model"}, ["predict", "{d}/m.sklsh", "{d}/m.sklsh"], "is not a model file"),
+        ({}, ["evaluate", "{d}/none.sklsh", "{d}/x.svm"], "No such model file"),
     ],
 )
 def test_bad_files_give_a_clear_error_and_exit_2(tmp_path, capsys, files, argv, message):
@@ -216,12 +216,12 @@ def test_bad_files_give_a_clear_error_and_exit_2(tmp_path, capsys, files, argv, 
 def test_a_pickled_non_model_is_refused(tmp_path, capsys):
     joblib.dump({"not": "a model"}, tmp_path / "m.joblib")
     (tmp_path / "x.svm").write_text("1 1:1\n")
-    assert main(["predict", str(tmp_path / "m.joblib"), str(tmp_path / "x.svm")]) == 2
+    assert main(["predict", str(tmp_path / "m.joblib"), str(tmp_path / "x.svm"), "--allow-unsafe-pickle"]) == 2
     assert "not an LSHSoftmaxClassifier" in capsys.readouterr().err
 
 
 def test_train_refuses_to_overwrite_before_training(tmp_path, capsys, monkeypatch):
-    model = tmp_path / "m.joblib"
+    model = tmp_path / "m.sklsh"
     model.write_bytes(b"precious")
     monkeypatch.setattr("sklearn_lsh._cli._train", lambda *a, **k: pytest.fail("trained before checking"))
     assert main(["train", str(SECTOR / "sector.heldout"), "-o", str(model)]) == 2

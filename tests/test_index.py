@@ -270,3 +270,61 @@ def test_scan_design_retrieves_by_hamming_distance_on_the_independent_codes(prob
     np.testing.assert_allclose(
         np.sort(exact_buckets.log_probabilities), np.sort(union.log_probabilities), rtol=1e-12
     )
+
+
+# ------------------------------------------- generated projections (wide input)
+@pytest.fixture
+def generated(monkeypatch):
+    """Every index generates its projections, however narrow the input."""
+    from sklearn_lsh import _index
+
+    monkeypatch.setattr(_index, "GENERATED_PROJECTIONS_ABOVE", 0)
+
+
+def test_generated_projections_hash_like_the_stored_reference(generated):
+    from sklearn_lsh._kernels._hashing import gaussian_rows
+
+    rng = np.random.default_rng(0)
+    W, X = rng.standard_normal((300, 12)), rng.standard_normal((40, 12))
+    X[rng.random(X.shape) < 0.5] = 0.0
+    index = LSHIndex(n_bits=6, n_tables=4, seed=1).build(W)
+    assert index.projections_ is None
+    R = gaussian_rows(np.uint64(index._projection_key), 0, 13, index.hash_cost)  # the matrix never stored
+    np.testing.assert_array_equal(index.hash(X), reference.simhash_codes(X, R, 6, 4))
+    np.testing.assert_array_equal(index.hash(X), index.hash(sp.csr_matrix(X)))  # dense == CSR
+    a, b = index.query(X), index.query(sp.csr_matrix(X))
+    np.testing.assert_array_equal(a.classes, b.classes)
+    # the class codes: each class is in the bucket its own code names
+    norms = np.linalg.norm(W, axis=1)
+    extra = np.sqrt(np.maximum(0.0, 1.0 - (norms / index.class_scale_) ** 2))
+    codes = reference.simhash_codes(W, R, 6, 4, scale=1.0 / index.class_scale_, extra=extra)
+    for t in range(4):
+        members = index.members_[t * 300 : (t + 1) * 300]
+        keys = np.repeat(index.bucket_keys_[index.table_ptr_[t] : index.table_ptr_[t + 1]],
+                         np.diff(index.bucket_ptr_[index.table_ptr_[t] : index.table_ptr_[t + 1] + 1]))  # fmt: skip
+        np.testing.assert_array_equal(keys, codes[members, t])
+
+
+def test_generated_projections_collide_as_simhash_requires(generated):
+    # P(bit agrees) = 1 - theta / pi for Gaussian projections; the inclusion
+    # probabilities (and the estimators' unbiasedness) rest on it.
+    u = np.array([[1.0, 0.0, 0.0, 0.0]])
+    v = np.array([[np.cos(1.0), np.sin(1.0), 0.0, 0.0]])
+    agree = []
+    for seed in range(300):
+        index = LSHIndex(n_bits=32, n_tables=1, n_norm_ranges=1, seed=seed).build(np.vstack([u, u]))
+        agree.append(32 - bin(int(index.hash(u)[0, 0] ^ index.hash(v)[0, 0])).count("1"))
+    expected = 1.0 - 1.0 / np.pi
+    assert abs(np.mean(agree) / 32 - expected) < 4 * np.sqrt(expected * (1 - expected) / (300 * 32))
+
+
+def test_wide_input_does_not_store_the_projection_matrix():
+    # 200,000 features, 126 projections: stored, the matrix would take 192 MiB
+    rng = np.random.default_rng(0)
+    W = rng.standard_normal((5, 200_000))
+    index = LSHIndex(n_bits=63, n_tables=2, seed=0).build(W)
+    assert index.projections_ is None
+    held = sum(v.nbytes for v in vars(index).values() if isinstance(v, np.ndarray))
+    assert held < 2 * W.nbytes  # the vectors (a copy of W) and the small tables
+    X = sp.random(20, 200_000, density=1e-4, format="csr", random_state=0)
+    np.testing.assert_array_equal(index.hash(X), index.hash(X.toarray()))

@@ -104,3 +104,28 @@ def test_low_rank_memory_is_independent_of_the_full_coef_size():
     # embedding (16 MB) + its float64 AdaGrad state, step and slot arrays (24 MB)
     assert peak < 80 * 2**20, f"peak {peak / 2**20:.0f} MiB"
     assert clf.embedding_.nbytes == n_features * k * 4
+
+
+@pytest.mark.parametrize("estimator", ["lsh", "exact", "uniform"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_dense_and_csr_input_give_the_same_low_rank_model(estimator, dtype):
+    # Zeros of dense rows are not features of the row: with the lazy L2 decay
+    # (alpha > 0) a step must touch the same embedding rows for both layouts,
+    # and explicit zeros stored in a CSR matrix count as absent too.
+    rng = np.random.default_rng(1)
+    # sparse enough that a batch of 128 rows misses some features
+    X = rng.standard_normal((1000, 60)) * (rng.random((1000, 60)) < 0.05)
+    X = X.astype(dtype)
+    y = rng.integers(0, 30, 1000)
+    explicit_zeros = sp.csr_matrix(X)
+    explicit_zeros.data[::5] = 0.0  # stored, but zero
+    X_with_zeros = explicit_zeros.toarray()
+    params = dict(estimator=estimator, n_components=8, alpha=1e-3, n_samples=3, max_iter=3, tol=None, random_state=0)
+    for dense, csr in ((X, sp.csr_matrix(X)), (X_with_zeros, explicit_zeros)):
+        a = LSHSoftmaxClassifier(**params).fit(dense, y)
+        b = LSHSoftmaxClassifier(**params).fit(csr, y)
+        for name in ("embedding_", "class_embedding_", "intercept_"):
+            np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+        # prediction multiplies by the embedding through BLAS (dense) or a sparse product: rounding apart
+        np.testing.assert_allclose(a.predict_proba(dense), b.predict_proba(csr), rtol=1e-4 if dtype == np.float32
+                                   else 1e-12)  # fmt: skip

@@ -145,3 +145,15 @@ def test_perplexity_of_any_probabilistic_classifier(problem):
     assert perplexity(logreg, X_test[keep], y_test[keep]) == pytest.approx(expected, rel=1e-6)
     with pytest.raises(TypeError, match="predict_log_proba"):
         perplexity(make_pipeline(StandardScaler()).fit(X), X, y)
+
+
+def test_perplexity_that_overflows_raises_instead_of_inf():
+    from sklearn_lsh import LSHSoftmaxClassifier
+    from sklearn_lsh.metrics import perplexity
+
+    X, y = np.array([[1.0, 0.0], [0.0, 1.0]] * 20), np.array([0, 1] * 20)
+    clf = LSHSoftmaxClassifier("exact", max_iter=5, tol=None, random_state=0).fit(X, y)
+    assert np.isfinite(perplexity(clf, X, y))
+    clf.intercept_[:] = [1000.0, -1000.0]  # half the labels get probability exp(-2000)
+    with pytest.raises(FloatingPointError, match="overflows float64"):
+        perplexity(clf, X, y)

@@ -282,3 +282,54 @@ def test_bad_options_raise():
         estimate_log_partition(W, X, "prior", class_prior=np.r_[np.nan, np.ones(49)])
     with pytest.raises(InvalidParameterError, match="n_prior_samples"):
         estimate_log_partition(W, X, "lsh", n_prior_samples=-1)
+
+
+# ------------------------------------- no silent NaN / inf from finite input
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize(
+    "W, X",
+    [
+        (np.array([[1e200], [-1e200], [1.0]]), np.array([[1e200]])),  # scores of 1e400
+        (np.array([[1e160, 0.0], [0.0, 1.0], [1.0, 1.0]]), np.array([[1.0, 1.0]])),  # squared norm of 1e320
+        (np.array([[1.0, 2.0], [3.0, 1.0]]), np.array([[1e308, 1.0]])),
+    ],
+)
+def test_scores_that_overflow_raise_instead_of_nan_or_inf(method, W, X):
+    # The audit's cases: NaN (uniform, prior, lsh-draw, mips-gumbel) or +inf
+    # (exact, gumbel) came back from finite input.
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", EmptySampleWarning)
+            log_z = estimate_log_partition(W, X, method, random_state=0, n_samples=5) if method in (
+                "uniform", "prior", "gumbel", "lsh-draw", "mips-gumbel") else estimate_log_partition(
+                W, X, method, random_state=0)  # fmt: skip
+    except FloatingPointError as error:
+        assert "Scale" in str(error)
+    else:  # a finite answer is allowed only when it is right
+        exact = reference.exact_log_partition(W, X)
+        assert np.isfinite(exact).all() and np.all((log_z == -np.inf) | np.isfinite(log_z)), log_z
+
+
+def test_index_refuses_queries_and_vectors_whose_norm_overflows():
+    index = LSHIndex(4, 2, seed=0).build(np.random.default_rng(0).standard_normal((10, 2)))
+    for call in (lambda: index.query(np.array([[1e308, 1.0]])), lambda: index.draw(np.array([[1e308, 1.0]]), 3),
+                 lambda: index.hash(np.array([[1e308, 1.0]])), lambda: LSHIndex(4, 2).build(np.array([[1e200, 1.0]]))):
+        with pytest.raises(FloatingPointError, match="Scale"):
+            call()
+    # with both squared norms finite, |w . x| <= |w| |x| cannot overflow (Cauchy-Schwarz)
+    big = LSHIndex(4, 2, seed=0).build(np.array([[1e150, 0.0], [0.0, 1.0]]))
+    assert np.isfinite(big.query(np.array([[1e150, 1.0]])).log_probabilities).all()
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_float32_dense_and_csr_queries_agree_to_float32_rounding(problem, method):
+    # The row norms of float32 CSR queries were summed in float32 (dense ones
+    # in float64), which moved lsh-draw's log Z between layouts (2.6e-8 here,
+    # ~2e-4 in the audit). Both layouts now compute in float64 throughout.
+    W, X = problem
+    X = X * np.random.default_rng(0).lognormal(0.0, 2.0, (X.shape[0], 1))  # rows of very different norms
+    X[np.abs(X) < 0.5] = 0.0
+    W32, X32 = W.astype(np.float32), X.astype(np.float32)
+    dense = estimate_log_partition(W32, X32, method, random_state=3)
+    csr = estimate_log_partition(W32, sp.csr_matrix(X32), method, random_state=3)
+    np.testing.assert_allclose(dense, csr, rtol=1e-12)

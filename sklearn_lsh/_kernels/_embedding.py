@@ -14,7 +14,7 @@ with the classes. A minibatch step is
 
 Steps 1 and 3 touch only the rows of ``E`` of the batch's non-zero features,
 so a step costs O(nnz x n_components) on the input side. Rows are given as
-CSR arrays (dense input through :func:`._sgd.dense_as_csr`).
+CSR arrays of the non-zero entries (dense input through ``sklearn_lsh._arrays.csr_arrays``).
 """
 
 import numba

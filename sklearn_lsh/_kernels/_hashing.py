@@ -18,7 +18,7 @@ in both formats (CSR input must have sorted, unique column indices).
 import numba
 import numpy as np
 
-from ._random import mix_pair, next_uint64, open_uniform
+from ._random import mix_pair, next_uint64, open_uniform, uniform
 
 
 @numba.njit(cache=True, inline="always")
@@ -290,3 +290,68 @@ def unpack_codes(codes, n_bits, n_used, out, negative):
             base = t * n_bits
             for b in range(min(n_bits, n_used - base)):
                 out[i, base + b] = 1 if (code >> b) & 1 else negative
+
+
+# ------------------------------------------------- generated Gaussian rows
+# The LSH index's Gaussian projections for wide inputs, generated on the fly
+# instead of stored: row ``f`` of R (the projections of feature ``f``) is
+# stream ``mix_pair(key, f)``, turned into normal variates by Marsaglia's polar method, so
+# memory does not grow with the number of features and a CSR query reads
+# only the rows of its non-zero features. Rows are Gaussian, as SimHash's
+# collision probability 1 - theta / pi (and so the inclusion probabilities)
+# requires; the sparse projections above are for the transformers only.
+
+
+@numba.njit(cache=True, inline="always")
+def _gaussian_row(key, feature, state, out):
+    """``out[:] = R[feature]``: standard normal variates of the feature's stream."""
+    state[0] = mix_pair(key, feature)
+    n = out.shape[0]
+    for p in range(0, n, 2):
+        # Marsaglia's polar method: two exact normals per accepted point of
+        # the unit disc (no sine or cosine)
+        while True:
+            u = 2.0 * uniform(state) - 1.0
+            v = 2.0 * uniform(state) - 1.0
+            s = u * u + v * v
+            if 0.0 < s < 1.0:
+                break
+        factor = np.sqrt(-2.0 * np.log(s) / s)
+        out[p] = u * factor
+        if p + 1 < n:
+            out[p + 1] = v * factor
+
+
+@numba.njit(cache=True)
+def gaussian_rows(key, start, stop, n_proj):
+    """Rows ``R[start:stop]`` of the generated Gaussian projection, (stop - start, n_proj)."""
+    R = np.empty((stop - start, n_proj), dtype=np.float64)
+    state = np.zeros(1, dtype=np.uint64)
+    for f in range(start, stop):
+        _gaussian_row(key, f, state, R[f - start])
+    return R
+
+
+@numba.njit(cache=True)
+def hash_csr_generated(indptr, indices, data, key, n_features, n_bits, n_tables, scale, extra):
+    """:func:`hash_csr` with the generated projection ``R`` of ``key`` (row
+    ``n_features`` of R is the extra coordinate's): codes (n_rows, n_tables)
+    in O(nnz x n_bits x n_tables), whatever the number of features."""
+    n_rows = indptr.shape[0] - 1
+    n_proj = n_bits * n_tables
+    state = np.zeros(1, dtype=np.uint64)
+    last = np.empty(n_proj, dtype=np.float64)
+    _gaussian_row(key, n_features, state, last)
+    row = np.empty(n_proj, dtype=np.float64)
+    codes = np.empty((n_rows, n_tables), dtype=np.int64)
+    acc = np.empty(n_proj, dtype=np.float64)
+    for i in range(n_rows):
+        acc[:] = 0.0
+        for ptr in range(indptr[i], indptr[i + 1]):
+            value = np.float64(data[ptr])
+            if value != 0.0:
+                _gaussian_row(key, indices[ptr], state, row)
+                for p in range(n_proj):
+                    acc[p] += value * row[p]
+        _finish_row(acc, scale[i], extra[i], last, n_bits, n_tables, codes, i)
+    return codes

@@ -23,9 +23,65 @@ from sklearn.utils._param_validation import Interval, StrOptions, validate_param
 from ._xc import _is_header, load_xc_repo_file
 
 
+def _line_error(line, zero_based, multilabel):
+    """Why scikit-learn's svmlight parser rejects ``line`` (bytes), or None.
+    It follows that parser: text after '#' is a comment, then a label (in
+    multi-label files, comma-separated labels, or none), an optional
+    'qid:N', and 'index:value' pairs with sorted, unique indices."""
+    parts = line.split(b"#", 1)[0].split()
+    if not parts:
+        return None
+    target, features = parts[0].decode(errors="replace"), parts[1:]
+    try:
+        if not multilabel:
+            float(target)
+        elif ":" in target:
+            features = parts
+        else:
+            [float(label) for label in target.split(",")]
+    except ValueError:
+        return f"the label {target!r} is not a number"
+    if features and features[0].startswith(b"qid") and b":" not in features[0]:
+        return f"{features[0].decode(errors='replace')!r} is not 'qid:N'"
+    previous = -1
+    for feature in features[1:] if features and features[0].startswith(b"qid") else features:
+        text = feature.decode(errors="replace")
+        index, colon, value = text.partition(":")
+        if not colon:
+            return f"{text!r} is not 'index:value'"
+        try:
+            index = int(index)
+            float(value)
+        except ValueError:
+            return f"{text!r} is not 'index:value' with an integer index and a number value"
+        if index < 0 or (not zero_based and index == 0):
+            return f"Invalid index {index} in SVMlight/LibSVM data (indices are 1-based unless zero-based)"
+        if index >= 2**31:
+            return f"the feature index {index} is too large (at most 2**31 - 1)"
+        if index <= previous:
+            return f"the feature indices must be sorted and unique, got {index} after {previous}"
+        previous = index
+    return None
+
+
+def _located(exc, path, *, zero_based, multilabel=False):
+    """``exc`` of the svmlight parser as a ValueError that names the first line
+    it rejects (the parser does not say which)."""
+    with open(path, "rb") as f:
+        for number, line in enumerate(f, 1):
+            # an XC file's header is its first line, never parsed as a row
+            reason = None if multilabel and number == 1 else _line_error(line, zero_based, multilabel)
+            if reason:
+                return ValueError(f"line {number}: {reason}")
+    return exc if isinstance(exc, ValueError) else ValueError(str(exc))
+
+
 def _read_svmlight(path, *, zero_based):
     """svmlight/libsvm text, 'label index:value ...' per row (indices 1-based unless zero-based)."""
-    X, y = load_svmlight_file(str(path), dtype=np.float32, zero_based=zero_based)
+    try:
+        X, y = load_svmlight_file(str(path), dtype=np.float32, zero_based=zero_based)
+    except (ValueError, OverflowError) as exc:
+        raise _located(exc, path, zero_based=zero_based) from exc
     # Labels are parsed as floats: 94.0 -> 94 when all are integers.
     if y.dtype.kind == "f" and np.isfinite(y).all() and (y == np.round(y)).all():
         y = y.astype(np.int64)
@@ -34,7 +90,12 @@ def _read_svmlight(path, *, zero_based):
 
 def _read_xc(path, *, zero_based):
     """Extreme Classification Repository text: a header 'n_samples n_features n_labels', then 0-based rows."""
-    return load_xc_repo_file(path)
+    try:
+        return load_xc_repo_file(path)
+    except (ValueError, OverflowError) as exc:
+        if isinstance(exc, ValueError) and not str(exc).startswith("Malformed"):
+            raise
+        raise _located(exc, path, zero_based=True, multilabel=True) from exc
 
 
 def _read_npz(path, *, zero_based):
