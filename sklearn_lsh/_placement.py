@@ -318,6 +318,9 @@ def grid_log_proba(S, T, bias_grid, placement, class_intercept, dtype):
     out += np.asarray(class_intercept, dtype=np.float64) - bias_peak[placement // n_cols]
     # Summed in float64 and rounded once: a float32 sum of the three terms
     # put log p of the best class up to 2e-6 above 0.
+    # a log-probability below the dtype's range (p = 0 there) is floored at
+    # its most negative finite value instead of rounding to -inf
+    np.maximum(out, np.finfo(dtype).min, out=out)
     return out.astype(dtype, copy=False)
 
 
