@@ -20,6 +20,7 @@ registry.
 
 from __future__ import annotations
 
+import abc
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -118,7 +119,7 @@ class SamplerSettings:
     max_probes: int | None = None
 
 
-class Sampler:
+class Sampler(abc.ABC):
     """Interface of the estimators of Z.
 
     ``sample`` returns the :class:`Candidates` of a batch; ``log_partition``
@@ -142,6 +143,7 @@ class Sampler:
         """Whether the draws need the class prior's tables (``settings.prior``)."""
         return False
 
+    @abc.abstractmethod
     def sample(self, X, labels, index, streams) -> Candidates:
         """Candidates of the queries ``X`` (validated, dense or CSR).
 
@@ -152,7 +154,6 @@ class Sampler:
         or :class:`~sklearn_lsh._rng.CallStreams` giving the kernel seed of
         each kind of draw.
         """
-        raise NotImplementedError
 
     def log_partition(self, W, X, candidates: Candidates, streams):
         """``(log Z_hat per row, inner products spent scoring terms)`` of the

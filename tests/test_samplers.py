@@ -6,7 +6,6 @@ import warnings
 
 import numpy as np
 import pytest
-from sklearn.datasets import make_classification
 
 from sklearn_lsh import LSHSoftmaxClassifier, estimate_log_partition
 from sklearn_lsh._kernels import _retrieval
@@ -14,15 +13,16 @@ from sklearn_lsh._samplers import (
     SAMPLERS,
     TRAINING_SAMPLERS,
     Candidates,
-    Sampler,
     fill_empty_rows,
     SamplerSettings,
+    UniformSampler,
     register_sampler,
     unregister_sampler,
 )
 from sklearn_lsh._rng import Draws, StepStreams
 
 from . import test_partition
+from .test_classifier import _fit, data  # noqa: F401 (a fixture)
 
 # The settings of the training-path unbiasedness test, per estimator.
 TRAINING_CASES = [
@@ -32,19 +32,6 @@ TRAINING_CASES = [
     ("lsh", {"n_prior_samples": 2, "class_prior": [5.0, 1.0, 1.0, 1.0, 0.5, 0.5]}),
     ("prior", {"n_samples": 3}), ("prior", {"n_samples": 2, "class_prior": [5.0, 1.0, 1.0, 1.0, 0.5, 0.5]}),
 ]  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def data():
-    X, y = make_classification(
-        n_samples=400, n_features=12, n_informative=8, n_classes=6, n_clusters_per_class=1, random_state=0
-    )
-    return X, y
-
-
-def _fit(X, y, **params):
-    params = {"n_bits": 2, "n_tables": 4, "n_samples": 2, "max_iter": 8, "tol": None, "random_state": 0, **params}
-    return LSHSoftmaxClassifier(**params).fit(X, y)
 
 
 @pytest.mark.parametrize("estimator, extra", TRAINING_CASES)
@@ -116,22 +103,14 @@ def test_uniform_negatives_fill_exactly_the_empty_rows():
     np.testing.assert_array_equal(filled.classes[2:8], expected.ravel())
 
 
-class FixedSeedUniform(Sampler):
+class FixedSeedUniform(UniformSampler):
     """A toy estimator: uniform draws from a fixed seed (the same classes at
     every step), weighted as "uniform" weights them."""
 
     name = "toy-uniform"
-    partition_options = {"n_samples": 100}
 
     def sample(self, X, labels, index, streams):
-        n_rows, n, n_classes = X.shape[0], self.settings.n_draws, self.settings.n_classes
-        if labels is None:
-            excluded_ptr, excluded, n_other = np.zeros(n_rows + 1, np.int64), np.zeros(0, np.int64), n_classes
-        else:
-            excluded_ptr, excluded, n_other = np.arange(n_rows + 1, dtype=np.int64), labels, n_classes - 1
-        drawn = _retrieval.uniform_classes_excluding(excluded_ptr, excluded, n, n_classes, 12345, 0)
-        indptr = np.arange(0, (n_rows + 1) * n, n, dtype=np.int64)
-        return Candidates(indptr, drawn.ravel(), np.full(drawn.size, np.log(n_other / n)))
+        return super().sample(X, labels, index, lambda draws: (12345, 0))
 
 
 @pytest.fixture
