@@ -35,8 +35,11 @@ def log_inclusion_probability(cosines, n_bits, n_tables, table_design="independe
       Binomial(K, 1 - cp), so ``1 - P = P(Binomial(K, 1 - cp) > r)**L``
       (``r = 0`` is the independent design).
 
-    Cosines are clamped to [-1, 1]; everything is computed in log space so
-    that tiny and near-one probabilities keep their precision.
+    Cosines are clamped to [-1, 1]; everything is computed in log space, and
+    each probability as a sum of disjoint events or from the small tail of a
+    binomial rather than as ``1 - P(miss)``, so that tiny probabilities keep
+    their relative precision (``-inf`` only for an exact 0) and near-one
+    probabilities their absolute precision.
 
     Parameters
     ----------
@@ -64,28 +67,70 @@ def log_inclusion_probability(cosines, n_bits, n_tables, table_design="independe
     >>> np.round(p, 4)  # cos 1 always collides; cos 0: 1 - (1 - 0.25)**3
     array([1.    , 0.5781])
     >>> # 3 groups of 1 bit, 3 pair tables: P(at least 2 of 3 bits match) = 0.5
-    >>> float(np.exp(log_inclusion_probability(np.array([0.0]), 2, 3, "pairs"))[0])
+    >>> round(float(np.exp(log_inclusion_probability(np.array([0.0]), 2, 3, "pairs"))[0]), 12)
     0.5
     """
     cos = np.clip(np.asarray(cosines, dtype=np.float64), -1.0, 1.0)
     collision = 1.0 - np.arccos(cos) / np.pi
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        log_c, log_1mc = np.log(collision), np.log1p(-collision)
         if table_design == "scan":
-            log_miss_one = binom.logsf(probe_radius, n_bits, np.clip(1.0 - collision, 0.0, 1.0))
-            return np.log(-np.expm1(n_tables * log_miss_one))
+            log_hit_one = binom.logcdf(probe_radius, n_bits, np.clip(1.0 - collision, 0.0, 1.0))
+            return _log_hit_any(log_hit_one, n_tables)
         if table_design == "pairs":
-            m, h = _pair_groups(n_tables), n_bits // 2
-            q0 = collision**h
-            if probe_radius == 0:
-                log_miss = (m - 1) * np.log1p(-q0) + np.log1p((m - 1) * q0)
-            else:
-                q1 = h * collision ** (h - 1) * (1.0 - collision)
-                log_miss = np.logaddexp(m * np.log1p(-q0), np.log(m * q0) + (m - 1) * np.log1p(-np.minimum(q0 + q1, 1.0)))
-            return np.log(-np.expm1(log_miss))
-        per_table = collision**n_bits
+            return _log_hit_pairs(log_c, log_1mc, _pair_groups(n_tables), n_bits // 2, probe_radius)
+        log_per_table = n_bits * log_c
         if probe_radius:
-            per_table = per_table + n_bits * collision ** (n_bits - 1) * (1.0 - collision)
-        return np.log(-np.expm1(n_tables * np.log1p(-np.minimum(per_table, 1.0))))
+            log_per_table = np.logaddexp(log_per_table, np.log(n_bits) + _times(n_bits - 1, log_c) + log_1mc)
+        return _log_hit_any(np.minimum(log_per_table, 0.0), n_tables)
+
+
+def _times(k, log_x):
+    """``k * log_x`` with ``0 * -inf = 0`` (``x**0 == 1``)."""
+    return np.where(k == 0, 0.0, k * log_x)
+
+
+def _log_hit_any(log_p, n_tables):
+    """``log(1 - (1 - p)**n_tables)`` from ``log p``, without cancellation.
+
+    Below ``p = e**-40`` the first-order term ``n_tables * p`` is exact to
+    float64 rounding and keeps its precision where ``p`` itself underflows.
+    """
+    log_p = np.asarray(log_p, dtype=np.float64)
+    tiny = log_p < -40.0
+    direct = np.log(-np.expm1(n_tables * np.log1p(-np.exp(np.where(tiny, -40.0, log_p)))))
+    return np.where(tiny, np.log(n_tables) + log_p, direct)
+
+
+def _log_hit_pairs(log_c, log_1mc, m, h, probe_radius):
+    """Log probability that a pair design of ``m`` groups of ``h`` bits
+    retrieves a class, as a sum of disjoint events (no cancellation).
+
+    Each group matches exactly (``q0 = cp**h``), is one bit off
+    (``q1 = h cp**(h-1) (1 - cp)``), or neither. A pair table hits when both
+    its groups match, or (``probe_radius=1``) one matches and the other is
+    one bit off. So P = P(>= 2 groups match)
+    + [radius 1] P(exactly one matches and >= 1 of the others is one bit off).
+    """
+    log_q0 = h * log_c
+    log_1mq0 = np.log(-np.expm1(log_q0))  # log(1 - q0)
+    k = np.arange(2, m + 1, dtype=np.float64).reshape((-1,) + (1,) * np.ndim(log_q0))
+    log_choose = np.array([np.log(float(_choose(m, int(j)))) for j in k.ravel()]).reshape(k.shape)
+    terms = log_choose + _times(k, log_q0) + _times(m - k, log_1mq0)
+    log_p = np.logaddexp.reduce(terms, axis=0)
+    if probe_radius:
+        log_q1 = np.log(h) + _times(h - 1, log_c) + log_1mc
+        log_ratio = np.minimum(log_q1 - log_1mq0, 0.0)  # q1 / (1 - q0) <= 1
+        log_one_off = _log_hit_any(log_ratio, m - 1)  # >= 1 of m - 1 one bit off, given not matching
+        one_match = np.log(m) + log_q0 + _times(m - 1, log_1mq0) + log_one_off
+        log_p = np.logaddexp(log_p, np.where(np.isneginf(log_1mq0), -np.inf, one_match))
+    return log_p
+
+
+def _choose(n, k):
+    from math import comb
+
+    return comb(n, k)
 
 
 def _pair_groups(n_tables):
