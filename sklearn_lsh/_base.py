@@ -37,7 +37,7 @@ from . import _prediction
 from ._arrays import row_norms
 from ._concurrency import ModelLock
 from ._index import LSHIndex
-from ._parallel import numba_threads
+from ._parallel import numba_threads, training_threads
 from ._rng import Stream, generator
 from ._validation import check_dense_output, check_sample_weight, label_index, sample_class_weights, unique_labels
 
@@ -325,7 +325,7 @@ class BaseSoftmaxSGD(ClassifierMixin, BaseEstimator):
         n_largest = min(64, n_samples)
         largest = np.argpartition(row_norms(X), n_samples - n_largest)[n_samples - n_largest :]
         best, no_improvement, converged = np.inf, 0, False
-        with numba_threads(self.n_jobs), self._training_session():
+        with training_threads(self.n_jobs), self._training_session():
             for _ in range(n_epochs):
                 start = time.perf_counter()
                 epoch = self._n_epochs

@@ -178,9 +178,13 @@ class LSHSoftmaxClassifier(LogLinearArraysMixin, LogitAdjustmentMixin, BaseSoftm
     verbose : int, default=0
         Print a line per epoch when > 0.
     n_jobs : int or None, default=None
-        Numba threads for the parallel prediction kernels (top-k selection).
-        None means 1, -1 all cores. Training updates are serial and
-        deterministic; BLAS threading is left to its own settings.
+        Threads for training and prediction: numba's parallel kernels and,
+        during training, the BLAS library's (limited with threadpoolctl and
+        restored afterwards). None means 1, -1 all cores. With an int
+        ``random_state`` and a given ``n_jobs`` two fits are bit-identical;
+        the numba kernels give the same results for any thread count, the
+        BLAS products (exact step, table builds) may differ in the last
+        bits between thread counts.
 
     Attributes
     ----------

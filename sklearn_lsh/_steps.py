@@ -16,7 +16,6 @@ import scipy.sparse as sp
 from sklearn.utils.extmath import safe_sparse_dot
 
 from ._kernels import _sgd
-from ._prediction import row_logsumexp
 from ._samplers import Candidates
 
 __all__ = ["ClassLayer", "softmax_step"]
@@ -67,25 +66,23 @@ def softmax_step(layer: ClassLayer, Xb, yb, wb, candidates: Candidates, offset, 
 
 
 def _exact_step(layer, Xb, yb, wb, offset, grad_x):
-    """Full-softmax minibatch step: one GEMM for the scores, one for the
+    """Full-softmax minibatch step: one GEMM for the scores, the fused
+    softmax (one exponential per score, in place), one GEMM for the
     gradient, every row updated."""
     scores = np.asarray(safe_sparse_dot(Xb, layer.weights.T))
     if layer.fit_intercept:
         scores += layer.intercept
     if offset is not None:
         scores += offset.astype(scores.dtype)
-    log_z = row_logsumexp(scores)
-    rows = np.arange(Xb.shape[0])
-    loss = float(np.dot(wb, log_z - scores[rows, yb]))
-    proba = np.exp(scores - log_z[:, None], out=scores)
-    proba[rows, yb] -= 1.0
-    proba *= wb[:, None].astype(proba.dtype)
-    grad = np.ascontiguousarray(safe_sparse_dot(proba.T, Xb, dense_output=True))
-    grad_b = proba.sum(axis=0) if layer.fit_intercept else np.zeros(proba.shape[1], dtype=proba.dtype)
+    scores = np.ascontiguousarray(scores)
+    loss = _sgd.softmax_coefficients(scores, yb, wb.astype(np.float64))
+    coefficients = scores  # w_i (p_ij - [j == y_i])
+    grad = np.ascontiguousarray(safe_sparse_dot(coefficients.T, Xb, dense_output=True))
+    grad_b = coefficients.sum(axis=0) if layer.fit_intercept else np.zeros(coefficients.shape[1], coefficients.dtype)
     if grad_x is not None:
-        grad_x += proba @ layer.weights  # at the weights before the update
+        grad_x += coefficients @ layer.weights  # at the weights before the update
     _sgd.dense_step_apply(
         layer.weights, layer.intercept, layer.fit_intercept, layer.accumulator, layer.last_step, layer.step,
         layer.eta0, layer.alpha, layer.adagrad, grad, grad_b,
     )  # fmt: skip
-    return loss
+    return float(loss)

@@ -122,3 +122,57 @@ def test_dense_as_csr_round_trip():
     X = np.arange(12.0).reshape(3, 4)
     indptr, indices, data = _sgd.dense_as_csr(X)
     np.testing.assert_array_equal(sp.csr_matrix((data, indices, indptr), shape=X.shape).toarray(), X)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_softmax_coefficients_match_reference(dtype):
+    rng = np.random.default_rng(4)
+    scores = (rng.standard_normal((7, 11)) * 30).astype(dtype)  # large spread: the shift matters
+    y = rng.integers(11, size=7).astype(np.int64)
+    w = rng.uniform(0.1, 1.0, 7)
+    log_z = np.log(np.exp(scores.astype(np.float64) - scores.max(axis=1, keepdims=True)).sum(axis=1))
+    log_z += scores.max(axis=1)
+    want = w[:, None] * np.exp(scores.astype(np.float64) - log_z[:, None])
+    want[np.arange(7), y] -= w
+    want_loss = float(np.dot(w, log_z - scores[np.arange(7), y]))
+    got = scores.copy()
+    loss = _sgd.softmax_coefficients(got, y, w)
+    tol = 1e-12 if dtype == np.float64 else 2e-6
+    np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+    assert loss == pytest.approx(want_loss, rel=tol)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_sampled_step_is_the_same_for_any_thread_count(sparse):
+    import numba
+
+    rng = np.random.default_rng(5)
+    n_rows, n_classes, n_features = 300, 400, 16
+    X = rng.standard_normal((n_rows, n_features))
+    X[X < 0] = 0.0
+    y = rng.integers(n_classes, size=n_rows).astype(np.int64)
+    sizes = rng.integers(0, 40, size=n_rows)
+    indptr = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    classes = rng.integers(n_classes, size=indptr[-1]).astype(np.int64)
+    log_w = rng.normal(size=indptr[-1])
+    sw = np.full(n_rows, 1.0 / n_rows)
+    results = []
+    for threads in (1, numba.config.NUMBA_NUM_THREADS):
+        W, b = np.random.default_rng(6).standard_normal((n_classes, n_features)), np.zeros(n_classes)
+        G, last = np.zeros(n_classes), np.zeros(n_classes, np.int64)
+        if sparse:
+            Xs = sp.csr_matrix(X)
+            x = (np.empty((0, 0)), Xs.indptr, Xs.indices, Xs.data)
+        else:
+            x = (X, np.zeros(1, np.int64), np.zeros(0, np.int32), np.zeros(0))
+        grad_x = np.zeros((n_rows, n_features))
+        previous = numba.get_num_threads()
+        numba.set_num_threads(threads)
+        try:
+            loss = _sgd.sampled_softmax_step(*x, y, sw, indptr, classes, log_w, W, b, True, G, last, 3, 0.1, 0.01,
+                                             True, np.full(n_classes, -1, np.int64), grad_x)  # fmt: skip
+        finally:
+            numba.set_num_threads(previous)
+        results.append((loss, W, b, G, last, grad_x))
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)

@@ -9,19 +9,20 @@ from ._random import gumbel, seed_stream
 EULER_GAMMA = 0.5772156649015329
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, parallel=True, fastmath={"reassoc", "contract", "nsz"})
 def pair_scores_dense(X, W, indptr, classes):
     """``scores[p] = X[i] . W[classes[p]]`` for ``indptr[i] <= p < indptr[i+1]``.
 
     Pairs with a negative class id get a score of 0 (callers mask them).
-    Accumulates in float64 whatever the input dtypes.
+    Accumulates in float64 whatever the input dtypes; parallel over queries,
+    each pair's sum in a fixed order (the same for any thread count).
     """
     n_queries, n_features = X.shape
-    n_pairs = classes.shape[0]
-    scores = np.zeros(n_pairs, dtype=np.float64)
-    for i in range(n_queries):
-        for p in range(indptr[i], indptr[i + 1]):
-            if p + PREFETCH_DISTANCE < n_pairs and classes[p + PREFETCH_DISTANCE] >= 0:
+    scores = np.zeros(classes.shape[0], dtype=np.float64)
+    for i in numba.prange(n_queries):
+        hi = indptr[i + 1]
+        for p in range(indptr[i], hi):
+            if p + PREFETCH_DISTANCE < hi and classes[p + PREFETCH_DISTANCE] >= 0:
                 prefetch_row(W, classes[p + PREFETCH_DISTANCE])
             j = classes[p]
             if j < 0:
@@ -33,15 +34,15 @@ def pair_scores_dense(X, W, indptr, classes):
     return scores
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, parallel=True, fastmath={"reassoc", "contract", "nsz"})
 def pair_scores_csr(x_indptr, x_indices, x_data, W, indptr, classes):
     """As :func:`pair_scores_dense` for CSR queries (x_indptr, x_indices, x_data)."""
     n_queries = x_indptr.shape[0] - 1
-    n_pairs = classes.shape[0]
-    scores = np.zeros(n_pairs, dtype=np.float64)
-    for i in range(n_queries):
-        for p in range(indptr[i], indptr[i + 1]):
-            if p + PREFETCH_DISTANCE < n_pairs and classes[p + PREFETCH_DISTANCE] >= 0:
+    scores = np.zeros(classes.shape[0], dtype=np.float64)
+    for i in numba.prange(n_queries):
+        hi = indptr[i + 1]
+        for p in range(indptr[i], hi):
+            if p + PREFETCH_DISTANCE < hi and classes[p + PREFETCH_DISTANCE] >= 0:
                 prefetch_row(W, classes[p + PREFETCH_DISTANCE])
             j = classes[p]
             if j < 0:

@@ -75,18 +75,27 @@ def catch_up_rows(W, accumulator, last_step, step, eta0, alpha, adagrad):
         _catch_up(W, accumulator, last_step, j, step, eta0, alpha, adagrad)
 
 
-@numba.njit(cache=True, inline="always")
+# Reassociation and fused multiply-add only: the kernels keep IEEE
+# semantics for inf and NaN (a masked logit is -inf), and a row's sums run
+# in a fixed order on whichever thread owns the row, so results do not
+# depend on the number of threads.
+FASTMATH = {"reassoc", "contract", "nsz"}
+
+
+@numba.njit(cache=True, inline="always", fastmath=FASTMATH)
 def _row_dot(W, j, dense, x_dense, i, x_indices, x_data, x_lo, x_hi):
-    """``W[j] . x_i`` for a dense row ``x_dense[i]`` or the CSR slice."""
-    if dense:
-        return np.dot(W[j], x_dense[i])
+    """``W[j] . x_i`` (float64 sum) for a dense row ``x_dense[i]`` or the CSR slice."""
     acc = 0.0
+    if dense:
+        for f in range(W.shape[1]):
+            acc += np.float64(W[j, f]) * np.float64(x_dense[i, f])
+        return acc
     for p in range(x_lo, x_hi):
-        acc += W[j, x_indices[p]] * x_data[p]
+        acc += np.float64(W[j, x_indices[p]]) * np.float64(x_data[p])
     return acc
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, parallel=True, fastmath=FASTMATH)
 def sampled_softmax_step(
     x_dense, x_indptr, x_indices, x_data, y, sample_weight,
     cand_indptr, cand_classes, cand_log_weight,
@@ -111,12 +120,21 @@ def sampled_softmax_step(
     rows, ``sum_j coefficient_ij * W[j]`` at the weights before the update:
     the low-rank model back-propagates it into its input embedding.
 
-    The step runs in three passes: (1) find the touched rows; (2) bring each
-    row up to date (lazy L2) when it is first read, score every example's
-    candidates and keep one gradient coefficient per (example, class) pair; (3) for each touched row,
-    sum its pairs' ``coefficient * x_i`` in a one-row buffer and update the
-    row at once. No (touched rows x features) gradient matrix is formed, so
-    the memory traffic of a step is the touched rows of ``W`` plus the batch.
+    Passes, each parallel over disjoint work (numba threads):
+
+    1. find the touched rows (serial, O(pairs)) and bring each up to date
+       with its lazy L2 decay (parallel over touched rows);
+    2. score every example's candidates and keep one gradient coefficient
+       per (example, class) pair (parallel over examples; W is only read);
+    3. group the pairs by touched row (serial counting sort), then for each
+       touched row sum its pairs' ``coefficient * x_i`` in a one-row buffer
+       and update the row at once (parallel over blocks of touched rows,
+       a buffer per block).
+
+    No (touched rows x features) gradient matrix is formed, so the memory
+    traffic of a step is the touched rows of ``W`` plus the batch. Every
+    sum runs in a fixed order on one thread: the result is the same for
+    any number of threads.
 
     Returns the weighted sum of the examples' estimated losses.
     """
@@ -137,55 +155,46 @@ def sampled_softmax_step(
                 touched[n_touched] = j
                 n_touched += 1
             count[slot[j] + 1] += 1
+    for r in numba.prange(n_touched):
+        _catch_up(W, accumulator, last_step, touched[r], step, eta0, alpha, adagrad)
 
-    # Pass 2: scores and gradient coefficients.
+    # Pass 2: scores and gradient coefficients. pair_coef holds each
+    # candidate's logit s_j + log weight_j until it becomes its coefficient.
     pair_coef = np.zeros(n_pairs, dtype=np.float64)
-    max_cands = 0
-    for i in range(n_rows):
-        max_cands = max(max_cands, cand_indptr[i + 1] - cand_indptr[i])
-    logits = np.empty(max_cands + 1, dtype=np.float64)
-    total_loss = 0.0
-    for i in range(n_rows):
+    row_loss = np.zeros(n_rows, dtype=np.float64)
+    with_grad_x = grad_x.shape[0] > 0
+    for i in numba.prange(n_rows):
         lo, hi = cand_indptr[i], cand_indptr[i + 1]
         x_lo, x_hi = (0, 0) if dense else (x_indptr[i], x_indptr[i + 1])  # dense: x_indptr is a stub
         yi = y[i]
-        # Current scores; logits[k] = s_j + log weight_j.
-        # A row's pending L2 decay is applied the first time it is read
-        # (``_catch_up`` is a no-op for a row already brought to ``step``).
-        _catch_up(W, accumulator, last_step, yi, step, eta0, alpha, adagrad)
         s_y = intercept[yi] if fit_intercept else 0.0
         s_y += _row_dot(W, yi, dense, x_dense, i, x_indices, x_data, x_lo, x_hi)
         top = s_y
         for ptr in range(lo, hi):
-            if ptr + PREFETCH_DISTANCE < n_cands:
+            if ptr + PREFETCH_DISTANCE < hi:
                 ahead = cand_classes[ptr + PREFETCH_DISTANCE]
                 prefetch_row(W, ahead)
-                prefetch_item(last_step, ahead)
-                prefetch_item(accumulator, ahead)
                 prefetch_item(intercept, ahead)
             j = cand_classes[ptr]
             if j == yi:
-                logits[ptr - lo] = -np.inf
+                pair_coef[ptr] = -np.inf
                 continue
-            _catch_up(W, accumulator, last_step, j, step, eta0, alpha, adagrad)
             s = intercept[j] if fit_intercept else 0.0
             s += _row_dot(W, j, dense, x_dense, i, x_indices, x_data, x_lo, x_hi)
-            logits[ptr - lo] = s + cand_log_weight[ptr]
-            top = max(top, logits[ptr - lo])
+            pair_coef[ptr] = s + cand_log_weight[ptr]
+            top = max(top, pair_coef[ptr])
         total = np.exp(s_y - top)
-        for k in range(hi - lo):
-            total += np.exp(logits[k] - top)
+        for ptr in range(lo, hi):
+            total += np.exp(pair_coef[ptr] - top)
         log_z = top + np.log(total)
         weight = sample_weight[i]
-        total_loss += weight * (log_z - s_y)
-        if weight == 0.0:
-            continue
+        row_loss[i] = weight * (log_z - s_y)
         # Gradient: q_j x for every term, minus x for the true class.
-        for k in range(hi - lo):
-            if logits[k] != -np.inf:
-                pair_coef[lo + k] = weight * np.exp(logits[k] - log_z)
+        for ptr in range(lo, hi):
+            logit = pair_coef[ptr]
+            pair_coef[ptr] = 0.0 if (weight == 0.0 or logit == -np.inf) else weight * np.exp(logit - log_z)
         pair_coef[n_cands + i] = weight * (np.exp(s_y - log_z) - 1.0)
-        if grad_x.shape[0] > 0:
+        if with_grad_x and weight != 0.0:
             for ptr in range(lo, hi + 1):
                 p = n_cands + i if ptr == hi else ptr
                 coef = pair_coef[p]
@@ -193,6 +202,9 @@ def sampled_softmax_step(
                     j = yi if ptr == hi else cand_classes[ptr]
                     for f in range(n_features):
                         grad_x[i, f] += coef * W[j, f]
+    total_loss = 0.0
+    for i in range(n_rows):  # in order: the same sum for any thread count
+        total_loss += row_loss[i]
 
     # Pass 3: group the pairs by touched row (counting sort, pairs kept in
     # example order), then one accumulate-and-update per row.
@@ -200,6 +212,7 @@ def sampled_softmax_step(
         count[r + 1] += count[r]
     fill = count[:n_touched].copy()
     pair_of = np.empty(n_pairs, dtype=np.int64)
+    example_of = np.empty(n_pairs, dtype=np.int64)
     for i in range(n_rows):
         for ptr in range(cand_indptr[i], cand_indptr[i + 1] + 1):
             p = n_cands + i if ptr == cand_indptr[i + 1] else ptr
@@ -207,62 +220,87 @@ def sampled_softmax_step(
             r = slot[j]
             pair_of[fill[r]] = p
             fill[r] += 1
-    example_of = np.empty(n_pairs, dtype=np.int64)
-    for i in range(n_rows):
-        for ptr in range(cand_indptr[i], cand_indptr[i + 1]):
-            example_of[ptr] = i
-        example_of[n_cands + i] = i
+            example_of[p] = i
     width = n_features + (1 if fit_intercept else 0)
-    grad = np.zeros(n_features, dtype=np.float64)
-    for r in range(n_touched):
-        if r + PREFETCH_DISTANCE < n_touched:
-            ahead = touched[r + PREFETCH_DISTANCE]
-            prefetch_row(W, ahead)
-            prefetch_item(accumulator, ahead)
-        j = touched[r]
-        grad_b = 0.0
-        for q in range(count[r], count[r + 1]):
-            p = pair_of[q]
-            coef = pair_coef[p]
-            if coef == 0.0:
-                continue
-            i = example_of[p]
-            if dense:
-                for f in range(n_features):
-                    grad[f] += coef * x_dense[i, f]
-            else:
-                for ptr in range(x_indptr[i], x_indptr[i + 1]):
-                    grad[x_indices[ptr]] += coef * x_data[ptr]
-            grad_b += coef
-        rate = _update_row(W, j, grad, grad_b * grad_b if fit_intercept else 0.0, width, accumulator, eta0,
-                           alpha, adagrad)  # fmt: skip
-        if fit_intercept:
-            intercept[j] -= rate * grad_b
-        last_step[j] = step + 1
-        slot[j] = -1
+    n_blocks = min(n_touched, 64)  # fixed (get_num_threads would defeat the cache)
+    for b in numba.prange(n_blocks):
+        grad = np.zeros(n_features, dtype=np.float64)
+        r_lo, r_hi = b * n_touched // n_blocks, (b + 1) * n_touched // n_blocks
+        for r in range(r_lo, r_hi):
+            if r + PREFETCH_DISTANCE < r_hi:
+                ahead = touched[r + PREFETCH_DISTANCE]
+                prefetch_row(W, ahead)
+                prefetch_item(accumulator, ahead)
+            j = touched[r]
+            grad_b = 0.0
+            for q in range(count[r], count[r + 1]):
+                p = pair_of[q]
+                coef = pair_coef[p]
+                if coef == 0.0:
+                    continue
+                i = example_of[p]
+                if dense:
+                    for f in range(n_features):
+                        grad[f] += coef * x_dense[i, f]
+                else:
+                    for ptr in range(x_indptr[i], x_indptr[i + 1]):
+                        grad[x_indices[ptr]] += coef * x_data[ptr]
+                grad_b += coef
+            rate = _update_row(W, j, grad, grad_b * grad_b if fit_intercept else 0.0, width, accumulator, eta0,
+                               alpha, adagrad)  # fmt: skip
+            if fit_intercept:
+                intercept[j] -= rate * grad_b
+            last_step[j] = step + 1
+            slot[j] = -1
     return total_loss
 
 
-@numba.njit(cache=True)
-def _apply_rows(W, intercept, fit_intercept, accumulator, last_step, step, eta0, alpha, adagrad, rows, grad, grad_b):
+@numba.njit(cache=True, parallel=True, fastmath=FASTMATH)
+def softmax_coefficients(scores, y, sample_weight):
+    """The full softmax's gradient coefficients, in place, and the loss.
+
+    ``scores`` (n_rows, n_classes) becomes ``w_i (p_ij - [j == y_i])`` with
+    ``p_i = softmax(scores_i)``, computed stably (each row shifted by its
+    maximum) with one exponential per score; rows run in parallel, each on
+    one thread in a fixed order. Returns ``sum_i w_i (log Z_i - s_iy)`` as
+    float64 (``w`` = ``sample_weight``, already divided by the batch total).
+    """
+    n_rows, n_classes = scores.shape
+    row_loss = np.zeros(n_rows, dtype=np.float64)
+    for i in numba.prange(n_rows):
+        top = scores[i, 0]
+        for j in range(1, n_classes):
+            top = max(top, scores[i, j])
+        s_y = scores[i, y[i]]
+        total = 0.0
+        for j in range(n_classes):
+            e = np.exp(scores[i, j] - top)
+            scores[i, j] = e
+            total += e
+        row_loss[i] = sample_weight[i] * (np.log(total) + (top - s_y))
+        scale = sample_weight[i] / total
+        for j in range(n_classes):
+            scores[i, j] *= scale
+        scores[i, y[i]] -= sample_weight[i]
+    loss = 0.0
+    for i in range(n_rows):
+        loss += row_loss[i]
+    return loss
+
+
+@numba.njit(cache=True, parallel=True)
+def dense_step_apply(W, intercept, fit_intercept, accumulator, last_step, step, eta0, alpha, adagrad, grad, grad_b):
+    """Apply a full (every row) minibatch gradient with the same optimiser
+    (parallel over rows; ``grad`` is overwritten)."""
     n_features = W.shape[1]
     width = n_features + (1 if fit_intercept else 0)
-    for r in range(rows.shape[0]):
-        j = rows[r]
-        rate = _update_row(W, j, grad[r], grad_b[r] * grad_b[r] if fit_intercept else 0.0, width, accumulator,
+    for j in numba.prange(W.shape[0]):
+        _catch_up(W, accumulator, last_step, j, step, eta0, alpha, adagrad)
+        rate = _update_row(W, j, grad[j], grad_b[j] * grad_b[j] if fit_intercept else 0.0, width, accumulator,
                            eta0, alpha, adagrad)  # fmt: skip
         if fit_intercept:
-            intercept[j] -= rate * grad_b[r]
+            intercept[j] -= rate * grad_b[j]
         last_step[j] = step + 1
-
-
-@numba.njit(cache=True)
-def dense_step_apply(W, intercept, fit_intercept, accumulator, last_step, step, eta0, alpha, adagrad, grad, grad_b):
-    """Apply a full (every row) minibatch gradient with the same optimiser."""
-    rows = np.arange(W.shape[0])
-    for j in range(W.shape[0]):
-        _catch_up(W, accumulator, last_step, j, step, eta0, alpha, adagrad)
-    _apply_rows(W, intercept, fit_intercept, accumulator, last_step, step, eta0, alpha, adagrad, rows, grad, grad_b)
 
 
 def dense_as_csr(X):
