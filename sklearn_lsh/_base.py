@@ -325,7 +325,7 @@ class BaseSoftmaxSGD(ClassifierMixin, BaseEstimator):
         n_largest = min(64, n_samples)
         largest = np.argpartition(row_norms(X), n_samples - n_largest)[n_samples - n_largest :]
         best, no_improvement, converged = np.inf, 0, False
-        with training_threads(self.n_jobs), self._training_session():
+        with training_threads(self.n_jobs), self._training_session(X):
             for _ in range(n_epochs):
                 start = time.perf_counter()
                 epoch = self._n_epochs
@@ -373,8 +373,8 @@ class BaseSoftmaxSGD(ClassifierMixin, BaseEstimator):
             )
         self._after_training()
 
-    def _training_session(self):
-        """Context of one fit / partial_fit call's epochs (e.g. its sampler)."""
+    def _training_session(self, X):
+        """Context of one fit / partial_fit call's epochs on ``X`` (e.g. its sampler)."""
         return contextlib.nullcontext()
 
     def _end_epoch(self):

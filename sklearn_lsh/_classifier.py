@@ -7,6 +7,7 @@ import contextlib
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import check_is_fitted
@@ -384,21 +385,29 @@ class LSHSoftmaxClassifier(LogLinearArraysMixin, LogitAdjustmentMixin, BaseSoftm
         return self._classes_scored / max(self._examples_seen, 1)
 
     # ------------------------------------------------------------ training
-    def _new_sampler(self):
-        """The estimator's sampler for one fit / partial_fit call (the class
-        prior of its draws is fixed for the call)."""
+    def _new_sampler(self, X=None):
+        """The estimator's sampler for one fit / partial_fit call on ``X`` (the
+        class prior of its draws is fixed for the call)."""
         n_classes = self.classes_.shape[0]
         n_draws = self.n_samples if self.n_samples is not None else max(1, int(np.ceil(0.01 * n_classes)))
         n_prior_draws = self.n_prior_samples if self.estimator == "lsh" else 0
         cls = SAMPLERS[self.estimator]
         prior = prior_draw_tables(np.exp(self._log_prior())) if cls.needs_prior(n_prior_draws) else None
         settings = SamplerSettings(n_classes, n_draws=n_draws, n_top=self.n_top, n_prior_draws=n_prior_draws,
-                                   prior=prior)  # fmt: skip
+                                   prior=prior, shared_draws=X is not None and self._shares_draws(X))  # fmt: skip
         return make_sampler(self.estimator, settings)
 
+    def _shares_draws(self, X):
+        """Whether the batch shares one set of draws ("uniform", "prior"):
+        its step then gathers the drawn rows once and runs as two GEMMs.
+        Not for sparse input to the full-rank model, whose gradient rows
+        would be dense over every feature (the per-row kernel touches only
+        the batch's non-zeros); measured in benchmarks/speed.py."""
+        return "embedding_" in self.__dict__ or not sp.issparse(X)
+
     @contextlib.contextmanager
-    def _training_session(self):
-        self._sampler = self._new_sampler()
+    def _training_session(self, X):
+        self._sampler = self._new_sampler(X)
         try:
             yield
         finally:
@@ -499,9 +508,10 @@ class LSHSoftmaxClassifier(LogLinearArraysMixin, LogitAdjustmentMixin, BaseSoftm
         candidates = self._sample_candidates(Xb, yb, stream)
         n_rows = Xb.shape[0]
         scored = self._sampler.sample_size(candidates, n_rows)
-        self._classes_scored += scored if candidates.shared else scored + n_rows  # + the labels
-        self._inner_products += candidates.inner_products + (
-            candidates.classes.shape[0] * n_rows if candidates.shared else candidates.classes.shape[0] + n_rows
+        labels = 0 if candidates.complete else n_rows  # the labels' scores, when not among the classes
+        self._classes_scored += scored + labels
+        self._inner_products += candidates.inner_products + labels + (
+            candidates.classes.shape[0] * n_rows if candidates.shared else candidates.classes.shape[0]
         )  # fmt: skip
         self.n_empty_samples_ += candidates.n_empty
         eta0, alpha, adagrad = self._optimiser()

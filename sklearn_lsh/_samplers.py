@@ -21,6 +21,7 @@ registry.
 from __future__ import annotations
 
 import abc
+import dataclasses
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -90,6 +91,8 @@ class Candidates:
     n_probes: int = 0
     #: rows whose sample held no class but the label, given uniform negatives
     n_empty: int = 0
+    #: the shared set is every class at weight 1 (the exact softmax)
+    complete: bool = False
 
     @property
     def shared(self) -> bool:
@@ -117,6 +120,9 @@ class SamplerSettings:
     prior: PriorTables | None = None
     #: tables tried per draw (lsh-draw); None: all
     max_probes: int | None = None
+    #: in training, one set of draws for the whole batch (uniform, prior):
+    #: the Candidates' shared layout, scored with one GEMM
+    shared_draws: bool = False
 
 
 class Sampler(abc.ABC):
@@ -162,7 +168,10 @@ class Sampler(abc.ABC):
         return _scoring.segment_logsumexp(scores + candidates.log_weight, candidates.indptr), n_scored
 
     def sample_size(self, candidates: Candidates, n_rows: int) -> int:
-        """Classes scored for the batch: the terms and ``extra_scored``."""
+        """Classes scored for the batch: the terms and ``extra_scored`` (a
+        shared set: every row scores every class of it)."""
+        if candidates.shared:
+            return n_rows * candidates.classes.shape[0] + candidates.extra_scored
         return candidates.classes.shape[0] + candidates.extra_scored
 
 
@@ -210,7 +219,7 @@ class ExactSampler(Sampler):
         self._log_weight = np.zeros(settings.n_classes)
 
     def sample(self, X, labels, index, streams):
-        return Candidates(None, self._classes, self._log_weight)
+        return Candidates(None, self._classes, self._log_weight, complete=True)
 
     def log_partition(self, W, X, candidates, streams):
         from ._prediction import row_logsumexp
@@ -250,6 +259,14 @@ class UniformSampler(Sampler):
 
     def sample(self, X, labels, index, streams):
         n_rows, n, n_classes = X.shape[0], self.settings.n_draws, self.settings.n_classes
+        if self.settings.shared_draws and labels is not None:
+            # n draws from every class for the whole batch; row i keeps the
+            # draws that are not its label, each weighted C / n (Hansen-
+            # Hurwitz: E[(C/n) sum_k [j_k != y] f_jk] = sum_{j != y} f_j).
+            none = np.zeros(2, dtype=np.int64)
+            drawn = _uniform_excluding(none, none[:0], n, n_classes, streams(Draws.UNIFORM)).ravel()
+            classes, counts = np.unique(drawn, return_counts=True)
+            return Candidates(None, classes, np.log(counts * (n_classes / n)))
         if labels is None:
             excluded_ptr, excluded, n_other = np.zeros(n_rows + 1, np.int64), np.zeros(0, np.int64), n_classes
         else:
@@ -275,9 +292,16 @@ class PriorSampler(Sampler):
     def sample(self, X, labels, index, streams):
         prior, n = self.settings.prior, self.settings.n_draws
         seed, offset = streams(Draws.PRIOR_SAMPLES)
-        empty = np.zeros(X.shape[0] + 1, dtype=np.int64)
+        shared = self.settings.shared_draws and labels is not None
+        # shared: one draw set for the batch, each distinct class weighted by
+        # its inclusion probability as for a row; each row masks its label
+        empty = np.zeros((1 if shared else X.shape[0]) + 1, dtype=np.int64)
         indptr, classes, _ = _retrieval.add_prior_draws(empty, empty[:0], prior.cdf, n, seed, offset)
-        return Candidates(indptr, classes, -log_prior_inclusion(prior.log1m_prior, classes, n))
+        log_weight = -log_prior_inclusion(prior.log1m_prior, classes, n)
+        if shared:
+            order = np.argsort(classes, kind="stable")
+            return Candidates(None, classes[order], log_weight[order])
+        return Candidates(indptr, classes, log_weight)
 
 
 def fill_empty_rows(labels, candidates: Candidates, settings: SamplerSettings, streams) -> Candidates:
@@ -292,7 +316,7 @@ def fill_empty_rows(labels, candidates: Candidates, settings: SamplerSettings, s
     if not empty.any():
         return candidates
     n_empty = int(empty.sum())
-    fill = UniformSampler(settings).sample(np.empty((n_empty, 0)), labels[empty], None,
+    fill = UniformSampler(dataclasses.replace(settings, shared_draws=False)).sample(np.empty((n_empty, 0)), labels[empty], None,
                                            lambda draws: streams(Draws.EMPTY_FALLBACK))  # fmt: skip
     # Drop what the empty rows held (at most their label), append their
     # draws, and regroup by row (a stable sort keeps each row's order).

@@ -366,7 +366,7 @@ class TwoComponentSoftmaxClassifier(BaseSoftmaxSGD):
 
     # ------------------------------------------------------------ training
     @contextlib.contextmanager
-    def _training_session(self):
+    def _training_session(self, X):
         # Per-vector scale of the L2 decay during an epoch: the true vector j
         # is scale[j] * _coef[:, j], so that a sparse step touches only the
         # rows of its features; folded back at the end of every epoch.

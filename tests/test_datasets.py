@@ -293,3 +293,22 @@ def test_a_corrupt_npz_file_is_a_value_error(tmp_path):
     path.write_bytes(b"PK\x03\x04 not really a zip archive")
     with pytest.raises(ValueError, match="Cannot read"):
         load_data_file(path)
+
+
+def test_load_brown_splits_by_file_with_unknown_words(tmp_path):
+    import zipfile
+
+    from sklearn_lsh.datasets import load_brown
+
+    path = tmp_path / "brown.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("brown/README", "not a corpus file")
+        archive.writestr("brown/ca01", "\n\tThe/at Jury/nn said/vbd ./.\n\n\tIt/pps said/vbd ./.\n")
+        archive.writestr("brown/ca02", "\tA/at jury/nn met/vbd ./.\n")
+    splits = load_brown(path, test_every=2)
+    assert splits["train"] == ["the", "jury", "said", ".", "<eos>", "it", "said", ".", "<eos>", "<unk>"]
+    assert splits["test"] == ["<unk>", "jury", "<unk>", ".", "<eos>"]
+    with pytest.raises(FileNotFoundError, match="brown.zip"):
+        load_brown(tmp_path / "missing.zip")
+    with pytest.raises(ValueError, match="test_every"):
+        load_brown(path, test_every=1)

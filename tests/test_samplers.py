@@ -5,6 +5,7 @@ sampler registered from outside trains and estimates."""
 import warnings
 
 import numpy as np
+import scipy.sparse as sp
 import pytest
 
 from sklearn_lsh import LSHSoftmaxClassifier, estimate_log_partition
@@ -34,12 +35,28 @@ TRAINING_CASES = [
 ]  # fmt: skip
 
 
+def _terms_by_row(candidates, scores, labels):
+    """``Z_hat - f_y`` per row from a step's candidates (either layout)."""
+    n_rows = labels.shape[0]
+    if candidates.shared:  # every row uses the set, its label's column masked
+        log_w = np.broadcast_to(candidates.log_weight, (n_rows, candidates.classes.shape[0]))
+        terms = np.exp(scores[:, candidates.classes] + log_w)
+        return np.where(candidates.classes[None, :] != labels[:, None], terms, 0.0).sum(axis=1)
+    row = np.repeat(np.arange(n_rows), np.diff(candidates.indptr))
+    not_label = candidates.classes != labels[row]
+    terms = np.where(not_label, np.exp(scores[row, candidates.classes] + candidates.log_weight), 0.0)
+    return np.bincount(row, terms, minlength=n_rows)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
 @pytest.mark.parametrize("estimator, extra", TRAINING_CASES)
-def test_training_candidates_estimate_z_without_bias(data, estimator, extra):
+def test_training_candidates_estimate_z_without_bias(data, estimator, extra, sparse):
     # Z_hat = f_y + sum_j f_j exp(log_weight_j) over a step's candidates is
     # unbiased for Z over fresh tables (rebuild_interval=1: every call builds
     # new projections) and fresh draws; the mean over 600 steps must lie
-    # within 4 standard errors of the exact Z for every example.
+    # within 4 standard errors of the exact Z for every example. Dense input
+    # gives "uniform" and "prior" one shared draw set per batch, CSR input
+    # (full rank) per-row draws.
     X, y = data
     # Few bits and many draws, so that no sample is empty: the uniform
     # fallback for empty samples (n_empty_samples_) is a documented bias.
@@ -48,15 +65,15 @@ def test_training_candidates_estimate_z_without_bias(data, estimator, extra):
     Xb, yb = X[:8], np.searchsorted(clf.classes_, y[:8]).astype(np.int64)
     scores = Xb @ clf.coef_.T + clf.intercept_
     Z = np.exp(scores).sum(axis=1)
+    Xq = sp.csr_matrix(Xb) if sparse else Xb
     estimates = []
-    with clf._training_session():  # the sampler of a fit call, as _class_step uses it
+    with clf._training_session(Xq):  # the sampler of a fit call, as _class_step uses it
+        assert clf._sampler.settings.shared_draws == (not sparse)
         for stream in range(600):
-            candidates = clf._sample_candidates(Xb, yb, stream)
+            candidates = clf._sample_candidates(Xq, yb, stream)
             assert candidates.n_empty == 0
-            row = np.repeat(np.arange(8), np.diff(candidates.indptr))
-            not_label = candidates.classes != yb[row]
-            terms = np.where(not_label, np.exp(scores[row, candidates.classes] + candidates.log_weight), 0.0)
-            estimates.append(np.exp(scores[np.arange(8), yb]) + np.bincount(row, terms, minlength=8))
+            assert candidates.shared == (estimator in ("uniform", "prior") and not sparse)
+            estimates.append(np.exp(scores[np.arange(8), yb]) + _terms_by_row(candidates, scores, yb))
     estimates = np.array(estimates)
     se = estimates.std(axis=0, ddof=1) / np.sqrt(estimates.shape[0])
     assert np.all(np.abs(estimates.mean(axis=0) - Z) < 4 * se + 1e-9 * Z)
@@ -126,7 +143,8 @@ def test_a_registered_toy_sampler_trains_and_estimates(data, toy_sampler):
     X, y = data
     clf = LSHSoftmaxClassifier("toy-uniform", n_samples=3, max_iter=5, tol=None, random_state=0).fit(X, y)
     assert clf.score(X, y) > 0.6
-    assert clf.mean_classes_scored_ == 4.0  # 3 draws + the label
+    # dense input: 3 draws shared by the batch, scored once per distinct class, + the label
+    assert 2.0 <= clf.mean_classes_scored_ <= 4.0
     W = np.hstack([clf.coef_, clf.intercept_[:, None]])
     Xq = np.hstack([X[:5], np.ones((5, 1))])
     log_z, work = estimate_log_partition(W, Xq, "toy-uniform", n_samples=50, random_state=0, return_work=True)

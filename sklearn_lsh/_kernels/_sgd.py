@@ -303,6 +303,70 @@ def dense_step_apply(W, intercept, fit_intercept, accumulator, last_step, step, 
         last_step[j] = step + 1
 
 
+@numba.njit(cache=True, parallel=True)
+def catch_up_list(W, accumulator, last_step, rows, step, eta0, alpha, adagrad):
+    """Bring the distinct ``rows`` up to date with their lazy L2 decay."""
+    for r in numba.prange(rows.shape[0]):
+        _catch_up(W, accumulator, last_step, rows[r], step, eta0, alpha, adagrad)
+
+
+@numba.njit(cache=True, parallel=True)
+def rows_step_apply(W, intercept, fit_intercept, accumulator, last_step, step, eta0, alpha, adagrad, rows, grad,
+                    grad_b):  # fmt: skip
+    """Apply the gradient rows ``grad[r]`` (and ``grad_b[r]``) to the distinct
+    class rows ``rows[r]``, already brought up to date (:func:`catch_up_list`),
+    with the optimiser of :func:`sampled_softmax_step` (parallel over rows;
+    ``grad`` is overwritten)."""
+    width = W.shape[1] + (1 if fit_intercept else 0)
+    for r in numba.prange(rows.shape[0]):
+        j = rows[r]
+        rate = _update_row(W, j, grad[r], grad_b[r] * grad_b[r] if fit_intercept else 0.0, width, accumulator,
+                           eta0, alpha, adagrad)  # fmt: skip
+        if fit_intercept:
+            intercept[j] -= rate * grad_b[r]
+        last_step[j] = step + 1
+
+
+@numba.njit(cache=True, parallel=True, fastmath=FASTMATH)
+def shared_softmax_coefficients(logits, label_scores, label_column, sample_weight, label_coef):
+    """Gradient coefficients of a step whose rows share one candidate set.
+
+    ``logits[i, k] = s_ik + log weight_k`` over the shared candidates (in
+    place); row ``i``'s estimate is ``Z_hat_i = exp(s_iy) + sum_k
+    exp(logits[i, k])`` without its own label's column ``label_column[i]``
+    (-1: the label is not a candidate), whose entry is masked. ``logits``
+    becomes ``w_i exp(logits_ik) / Z_hat_i`` (0 at the masked entry) and
+    ``label_coef[i]`` ``w_i (exp(s_iy) / Z_hat_i - 1)``. Returns the loss
+    ``sum_i w_i (log Z_hat_i - s_iy)``. Rows in parallel, each in a fixed
+    order on one thread.
+    """
+    n_rows, n_cands = logits.shape
+    row_loss = np.zeros(n_rows, dtype=np.float64)
+    for i in numba.prange(n_rows):
+        if label_column[i] >= 0:
+            logits[i, label_column[i]] = -np.inf
+        s_y = label_scores[i]
+        top = s_y
+        for k in range(n_cands):
+            top = max(top, logits[i, k])
+        total = np.exp(s_y - top)
+        for k in range(n_cands):
+            e = np.exp(logits[i, k] - top)
+            logits[i, k] = e
+            total += e
+        log_z = top + np.log(total)
+        weight = sample_weight[i]
+        row_loss[i] = weight * (log_z - s_y)
+        scale = weight / total
+        for k in range(n_cands):
+            logits[i, k] *= scale
+        label_coef[i] = weight * (np.exp(s_y - log_z) - 1.0)
+    loss = 0.0
+    for i in range(n_rows):
+        loss += row_loss[i]
+    return loss
+
+
 def dense_as_csr(X):
     """``(indptr, indices, data)`` of a dense 2-D array, every entry stored."""
     n_rows, n_features = X.shape

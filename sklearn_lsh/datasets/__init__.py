@@ -13,7 +13,7 @@
 from ._fetch import fetch_ptb, get_data_home
 from ._files import load_data_file
 from ._synthetic import make_extreme_classification, make_partition_problem
-from ._text import NextWordFeatures, load_ptb, read_tokens
+from ._text import NextWordFeatures, load_brown, load_ptb, read_tokens
 from ._xc import load_xc_repo_file
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "fetch_ptb",
     "get_data_home",
     "load_data_file",
+    "load_brown",
     "load_ptb",
     "load_xc_repo_file",
     "make_extreme_classification",

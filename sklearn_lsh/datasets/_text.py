@@ -44,6 +44,57 @@ def load_ptb(data_home) -> dict[str, list[str]]:
     return {s: read_tokens(data_home / f"ptb.{s}.txt") for s in PTB_SPLITS}
 
 
+UNK = "<unk>"
+
+
+def load_brown(path, *, test_every: int = 10) -> dict[str, list[str]]:
+    """The Brown corpus (NLTK's ``brown.zip``) as next-word token lists.
+
+    Words are lower-cased with their part-of-speech tags removed, ``<eos>``
+    ends every sentence (line). The split is by file, not by row (no text
+    is shared between the splits): every ``test_every``-th file id in
+    sorted order is "test", the others "train". Test words never seen in
+    training become ``<unk>``, which is then part of the vocabulary.
+
+    Parameters
+    ----------
+    path : str or Path
+        ``brown.zip`` (e.g. ``../shared/data/brown/brown.zip``).
+    test_every : int, default=10
+        One file in ``test_every`` goes to the test split.
+
+    Returns
+    -------
+    splits : dict with keys "train" and "test"
+        Token lists.
+    """
+    import zipfile
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No Brown corpus file {str(path)!r}; pass the path of NLTK's brown.zip.")
+    if int(test_every) < 2:
+        raise ValueError(f"test_every must be an int >= 2, got {test_every!r}.")
+    splits: dict[str, list[str]] = {"train": [], "test": []}
+    with zipfile.ZipFile(path) as archive:
+        names = sorted(n for n in archive.namelist() if n.count("/") == 1 and n.split("/")[1][:1].isalpha()
+                       and n.split("/")[1][1:2].isalpha() and n.split("/")[1][2:].isdigit())  # fmt: skip
+        if not names:
+            raise ValueError(f"{str(path)!r} holds no Brown corpus files (brown/ca01, ...).")
+        for number, name in enumerate(names):
+            tokens = splits["test" if number % test_every == test_every - 1 else "train"]
+            for line in archive.read(name).decode("utf-8").splitlines():
+                words = [token.rsplit("/", 1)[0].lower() for token in line.split()]
+                if words:
+                    tokens.extend(words)
+                    tokens.append(EOS)
+    known = set(splits["train"])
+    known.add(UNK)
+    splits["train"].append(UNK)  # a position whose target is <unk>, so that it is a class
+    splits["test"] = [word if word in known else UNK for word in splits["test"]]
+    return splits
+
+
 class NextWordFeatures:
     """Features for next-word prediction: embeddings of the previous words.
 
