@@ -103,6 +103,10 @@ class LSHSoftmaxClassifier(LogLinearArraysMixin, LogitAdjustmentMixin, BaseSoftm
         for "prior" and "lsh-draw", the uniform tail of "mips-gumbel", and the negatives
         of the "lsh" and "lsh-draw" examples whose sample is empty (see
         ``n_empty_samples_``). None: 1% of the classes (at least 1).
+        With dense input or ``n_components`` set, "uniform" and "prior" draw
+        once per minibatch, shared by its examples (each still masks its own
+        label): then ``n_samples`` is the draws per minibatch, by default 4%
+        of the classes, and the step runs as two matrix products.
     n_top : int >= 1, default=10
         Classes of the LSH union kept exactly by ``estimator="mips-gumbel"``
         (ignored otherwise).
@@ -389,15 +393,20 @@ class LSHSoftmaxClassifier(LogLinearArraysMixin, LogitAdjustmentMixin, BaseSoftm
         """The estimator's sampler for one fit / partial_fit call on ``X`` (the
         class prior of its draws is fixed for the call)."""
         n_classes = self.classes_.shape[0]
-        n_draws = self.n_samples if self.n_samples is not None else max(1, int(np.ceil(0.01 * n_classes)))
-        n_prior_draws = self.n_prior_samples if self.estimator == "lsh" else 0
         cls = SAMPLERS[self.estimator]
+        shared = cls.shares_draws and X is not None and self._batch_shares_draws(X)
+        # Default draws: 1% of C per example; 4% of C per batch when the batch
+        # shares them (about the same CPU time, far less gradient variance
+        # than 1%: Brown next-word, benchmarks/speed_training.py).
+        share = 0.04 if shared else 0.01
+        n_draws = self.n_samples if self.n_samples is not None else max(1, int(np.ceil(share * n_classes)))
+        n_prior_draws = self.n_prior_samples if self.estimator == "lsh" else 0
         prior = prior_draw_tables(np.exp(self._log_prior())) if cls.needs_prior(n_prior_draws) else None
         settings = SamplerSettings(n_classes, n_draws=n_draws, n_top=self.n_top, n_prior_draws=n_prior_draws,
-                                   prior=prior, shared_draws=X is not None and self._shares_draws(X))  # fmt: skip
+                                   prior=prior, shared_draws=shared)  # fmt: skip
         return make_sampler(self.estimator, settings)
 
-    def _shares_draws(self, X):
+    def _batch_shares_draws(self, X):
         """Whether the batch shares one set of draws ("uniform", "prior"):
         its step then gathers the drawn rows once and runs as two GEMMs.
         Not for sparse input to the full-rank model, whose gradient rows

@@ -134,6 +134,8 @@ class Sampler(abc.ABC):
 
     #: the ``estimator`` / ``method`` string
     name: ClassVar[str]
+    #: can draw one set for a whole training batch (``settings.shared_draws``)
+    shares_draws = False
     #: needs hash tables over the class vectors (the caller builds them)
     uses_tables: ClassVar[bool] = False
     #: may train a classifier (False: an estimate of log Z only)
@@ -255,6 +257,7 @@ class UniformSampler(Sampler):
     weighted ``C' / n`` (``C' = C - 1``, or C)."""
 
     name = "uniform"
+    shares_draws = True
     partition_options = {"n_samples": 100}
 
     def sample(self, X, labels, index, streams):
@@ -283,6 +286,7 @@ class PriorSampler(Sampler):
     weight 1), which leaves the estimate unbiased."""
 
     name = "prior"
+    shares_draws = True
     partition_options = {"n_samples": 100, "class_prior": None}
 
     @classmethod

@@ -68,7 +68,7 @@ def test_training_candidates_estimate_z_without_bias(data, estimator, extra, spa
     Xq = sp.csr_matrix(Xb) if sparse else Xb
     estimates = []
     with clf._training_session(Xq):  # the sampler of a fit call, as _class_step uses it
-        assert clf._sampler.settings.shared_draws == (not sparse)
+        assert clf._sampler.settings.shared_draws == (estimator in ("uniform", "prior") and not sparse)
         for stream in range(600):
             candidates = clf._sample_candidates(Xq, yb, stream)
             assert candidates.n_empty == 0
