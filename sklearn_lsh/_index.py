@@ -383,13 +383,15 @@ class LSHIndex:
         if projections is None:
             return self._hash_classes_generated(W, scale, extra)
         codes = np.empty((W.shape[0], self._n_groups), dtype=np.int64)
-        # Blocks of about 2**20 products (8 MB) stay in cache; W is cast to
-        # float64 per block so the product runs in BLAS, not numpy's
-        # mixed-type loop.
+        # Blocks of about 2**20 products stay in cache; the product runs in
+        # BLAS in W's dtype (float32 class vectors against float32 copies of
+        # the projections: twice the speed of float64, and no cast of W).
         block = max(1, (1 << 20) // max(1, projections.shape[1]))
+        dtype = np.float32 if W.dtype == np.float32 else np.float64
+        matrix = projections[:n_features].astype(dtype, copy=False)
         for lo in range(0, W.shape[0], block):
             hi = min(lo + block, W.shape[0])
-            products = np.asarray(W[lo:hi], dtype=np.float64) @ projections[:n_features]
+            products = np.asarray(W[lo:hi], dtype=dtype) @ matrix
             codes[lo:hi] = _hashing.pack_signs(
                 products, scale[lo:hi], extra[lo:hi], projections[n_features], self._group_bits, self._n_groups
             )

@@ -68,10 +68,10 @@ def _update_row(W, j, grad, extra_square, width, accumulator, eta0, alpha, adagr
     return rate
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, parallel=True)
 def catch_up_rows(W, accumulator, last_step, step, eta0, alpha, adagrad):
-    """Bring every row up to date with its pending lazy L2 decay."""
-    for j in range(W.shape[0]):
+    """Bring every row up to date with its pending lazy L2 decay (rows in parallel)."""
+    for j in numba.prange(W.shape[0]):
         _catch_up(W, accumulator, last_step, j, step, eta0, alpha, adagrad)
 
 
