@@ -173,3 +173,22 @@ def test_hamming_candidates_match_bit_count_reference(radius):
     if radius >= 1:
         assert all(i in expected[i] for i in range(1, 12))
     assert (5 in expected[0]) == (radius >= 3)
+
+
+def test_deduplication_memory_does_not_grow_with_the_number_of_classes():
+    # The union, the prior draws and the excluding uniform draws deduplicate
+    # in a set sized by the query's candidates, not a C-sized array: with
+    # C = 2**40 the kernels would otherwise need 8 TiB.
+    huge = 2**40
+    members = np.array([3, 5, 5, 9], dtype=np.int32)
+    codes = np.array([[1], [1]], dtype=np.int64)
+    table_ptr, keys, bucket_ptr = np.array([0, 1]), np.array([1]), np.array([0, 4])
+    indptr, classes, scanned = _retrieval.union_candidates(codes, members, table_ptr, keys, bucket_ptr, huge, 1)
+    np.testing.assert_array_equal(indptr, [0, 3, 6])
+    np.testing.assert_array_equal(classes, [3, 5, 9, 3, 5, 9])
+    np.testing.assert_array_equal(scanned, [4, 4])
+    drawn = _retrieval.uniform_classes_excluding(np.array([0, 2]), np.array([7, 7]), 50, 8, 1, 0)
+    assert set(drawn.ravel()) <= set(range(7))
+    cdf = np.cumsum(np.ones(1000))
+    ptr, out, new = _retrieval.add_prior_draws(np.array([0, 2]), np.array([4, 2]), cdf, 3000, 1, 0)
+    assert out[:2].tolist() == [4, 2] and len(set(out.tolist())) == out.shape[0] and not new[:2].any()

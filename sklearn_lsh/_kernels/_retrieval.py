@@ -47,6 +47,46 @@ def probe_code(code, probe):
     return code ^ (np.int64(1) << (probe - 1))
 
 
+@numba.njit(cache=True, inline="always")
+def _set_capacity(n_items):
+    """A power of two >= 2 * n_items (at least 16): the slots of a
+    :func:`_set_add` table for that many items (load <= 1/2)."""
+    capacity = 16
+    while capacity < 2 * n_items:
+        capacity *= 2
+    return capacity
+
+
+@numba.njit(cache=True, inline="always")
+def _set_add(keys, stamps, stamp, key):
+    """Insert ``key`` (>= 0) into the open-addressing set ``keys`` whose live
+    slots are those with ``stamps == stamp``; True if it was new. Each query
+    uses its own stamp, so the table is never cleared: memory and time are
+    proportional to the query's candidates, not to the number of classes."""
+    mask = keys.shape[0] - 1
+    slot = (np.uint64(key) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(32)
+    slot = np.int64(slot) & mask
+    while stamps[slot] == stamp:
+        if keys[slot] == key:
+            return False
+        slot = (slot + 1) & mask
+    stamps[slot] = stamp
+    keys[slot] = key
+    return True
+
+
+@numba.njit(cache=True, inline="always")
+def _set_contains(keys, stamps, stamp, key):
+    """Whether ``key`` is in the set of :func:`_set_add`."""
+    mask = keys.shape[0] - 1
+    slot = np.int64((np.uint64(key) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(32)) & mask
+    while stamps[slot] == stamp:
+        if keys[slot] == key:
+            return True
+        slot = (slot + 1) & mask
+    return False
+
+
 @numba.njit(cache=True)
 def union_candidates(query_codes, members, table_ptr, bucket_keys, bucket_ptr, n_classes, n_probes):
     """Deduplicated union of each query's buckets over all tables.
@@ -58,29 +98,37 @@ def union_candidates(query_codes, members, table_ptr, bucket_keys, bucket_ptr, n
     ``n_scanned[i]`` counts bucket members read, repeats included.
     """
     n_queries, n_tables = query_codes.shape
-    seen = np.full(n_classes, -1, dtype=np.int64)
     indptr = np.zeros(n_queries + 1, dtype=np.int64)
     n_scanned = np.zeros(n_queries, dtype=np.int64)
+    buckets = np.full((n_queries, n_tables * n_probes), -1, dtype=np.int64)
+    largest = 0
+    for i in range(n_queries):  # the buckets first: their sizes bound the set
+        for t in range(n_tables):
+            for probe in range(n_probes):
+                b = find_bucket(bucket_keys, table_ptr[t], table_ptr[t + 1], probe_code(query_codes[i, t], probe))
+                if b >= 0:
+                    buckets[i, t * n_probes + probe] = b
+                    n_scanned[i] += bucket_ptr[b + 1] - bucket_ptr[b]
+        largest = max(largest, n_scanned[i])
+    capacity = _set_capacity(min(largest, n_classes))
+    keys = np.empty(capacity, dtype=np.int64)
+    stamps = np.full(capacity, -1, dtype=np.int64)
     classes = np.empty(max(64, 16 * n_queries), dtype=np.int32)  # grown by doubling
     n_out = 0
     for i in range(n_queries):
-        for t in range(n_tables):
-            for probe in range(n_probes):
-                code = probe_code(query_codes[i, t], probe)
-                b = find_bucket(bucket_keys, table_ptr[t], table_ptr[t + 1], code)
-                if b < 0:
-                    continue
-                n_scanned[i] += bucket_ptr[b + 1] - bucket_ptr[b]
-                for ptr in range(bucket_ptr[b], bucket_ptr[b + 1]):
-                    j = members[ptr]
-                    if seen[j] != i:
-                        seen[j] = i
-                        if n_out == classes.shape[0]:
-                            grown = np.empty(2 * n_out, dtype=np.int32)
-                            grown[:n_out] = classes
-                            classes = grown
-                        classes[n_out] = j
-                        n_out += 1
+        for k in range(n_tables * n_probes):
+            b = buckets[i, k]
+            if b < 0:
+                continue
+            for ptr in range(bucket_ptr[b], bucket_ptr[b + 1]):
+                j = members[ptr]
+                if _set_add(keys, stamps, i, j):
+                    if n_out == classes.shape[0]:
+                        grown = np.empty(2 * n_out, dtype=np.int32)
+                        grown[:n_out] = classes
+                        classes = grown
+                    classes[n_out] = j
+                    n_out += 1
         indptr[i + 1] = n_out
     return indptr, classes[:n_out].copy(), n_scanned
 
@@ -213,20 +261,23 @@ def uniform_classes_excluding(indptr, excluded, n_samples, n_classes, seed, stre
     sampling; a query whose exclusion covers every class gets -1s)."""
     n_queries = indptr.shape[0] - 1
     out = np.full((n_queries, n_samples), -1, dtype=np.int64)
-    mark = np.full(n_classes, -1, dtype=np.int64)
+    largest = 0
+    for i in range(n_queries):
+        largest = max(largest, indptr[i + 1] - indptr[i])
+    keys = np.empty(_set_capacity(largest), dtype=np.int64)  # not C-sized: see _set_add
+    stamps = np.full(keys.shape[0], -1, dtype=np.int64)
     state = np.empty(1, dtype=np.uint64)
     for i in range(n_queries):
         n_excluded = 0
         for ptr in range(indptr[i], indptr[i + 1]):
-            if mark[excluded[ptr]] != i:
-                mark[excluded[ptr]] = i
+            if _set_add(keys, stamps, i, excluded[ptr]):
                 n_excluded += 1
         if n_excluded >= n_classes:
             continue
         seed_stream(state, seed, stream_offset + i)
         for m in range(n_samples):
             j = randint(state, n_classes)
-            while mark[j] == i:
+            while _set_contains(keys, stamps, i, j):
                 j = randint(state, n_classes)
             out[i, m] = j
     return out
@@ -251,12 +302,16 @@ def add_prior_draws(indptr, classes, prior_cdf, n_draws, seed, stream_offset):
     out_ptr = np.zeros(n_queries + 1, dtype=np.int64)
     out_classes = np.empty(classes.shape[0] + n_queries * n_draws, dtype=np.int64)
     drawn = np.zeros(out_classes.shape[0], dtype=np.bool_)
-    mark = np.full(n_classes, -1, dtype=np.int64)
+    largest = 0
+    for i in range(n_queries):
+        largest = max(largest, indptr[i + 1] - indptr[i])
+    keys = np.empty(_set_capacity(largest + n_draws), dtype=np.int64)  # not C-sized: see _set_add
+    stamps = np.full(keys.shape[0], -1, dtype=np.int64)
     state = np.empty(1, dtype=np.uint64)
     n_out = 0
     for i in range(n_queries):
         for ptr in range(indptr[i], indptr[i + 1]):
-            mark[classes[ptr]] = i
+            _set_add(keys, stamps, i, classes[ptr])
             out_classes[n_out] = classes[ptr]
             n_out += 1
         seed_stream(state, seed, stream_offset + i)
@@ -269,8 +324,7 @@ def add_prior_draws(indptr, classes, prior_cdf, n_draws, seed, stream_offset):
                     hi = mid
                 else:
                     lo = mid + 1
-            if mark[lo] != i:
-                mark[lo] = i
+            if _set_add(keys, stamps, i, lo):
                 out_classes[n_out] = lo
                 drawn[n_out] = True
                 n_out += 1
