@@ -538,10 +538,11 @@ class LSHIndex:
         that the tables did not retrieve is needed too: it is scored against
         the hashed vectors like the union's (and counted). Package-internal:
         ``X`` validated as for :meth:`retrieve_union`."""
-        prior_cdf, log1m_prior = prior_tables
+        log1m_prior = prior_tables.log1m_prior
         indptr, classes, drawn = _retrieval.add_prior_draws(
-            sample.indptr, sample.classes, prior_cdf, n_draws, seed, stream_offset
-        )
+            sample.indptr, sample.classes, prior_tables.alias_probability, prior_tables.alias, n_draws, seed,
+            stream_offset,
+        )  # fmt: skip
         scores, log_p = np.empty(classes.shape[0]), np.empty(classes.shape[0])
         scores[~drawn], log_p[~drawn] = sample.scores, sample.log_probabilities
         n_queries = indptr.shape[0] - 1

@@ -7,14 +7,18 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ._kernels._retrieval import alias_table
+
 __all__ = ["PriorTables", "prior_draw_tables", "log_prior_inclusion"]
 
 
 class PriorTables(NamedTuple):
     """What the draws need of a class prior ``q``."""
 
-    #: cumulative sum of the prior (any scale): a draw is a binary search
-    cdf: np.ndarray
+    #: Walker's alias table of the prior (a draw is O(1)): the probability
+    #: of keeping each column, and its alias
+    alias_probability: np.ndarray
+    alias: np.ndarray
     #: ``log(1 - q_j)``, with ``q`` normalised
     log1m_prior: np.ndarray
 
@@ -25,7 +29,7 @@ def prior_draw_tables(prior) -> PriorTables:
     <sklearn_lsh._kernels._retrieval.add_prior_draws>` and
     :func:`log_prior_inclusion` take."""
     prior = np.asarray(prior, dtype=np.float64)
-    return PriorTables(np.cumsum(prior / prior.max()), np.log1p(-prior / prior.sum()))
+    return PriorTables(*alias_table(prior / prior.max()), np.log1p(-prior / prior.sum()))
 
 
 def log_prior_inclusion(log1m_prior, classes, n_draws, log_p=None) -> np.ndarray:

@@ -300,7 +300,8 @@ class PriorSampler(Sampler):
         # shared: one draw set for the batch, each distinct class weighted by
         # its inclusion probability as for a row; each row masks its label
         empty = np.zeros((1 if shared else X.shape[0]) + 1, dtype=np.int64)
-        indptr, classes, _ = _retrieval.add_prior_draws(empty, empty[:0], prior.cdf, n, seed, offset)
+        indptr, classes, _ = _retrieval.add_prior_draws(empty, empty[:0], prior.alias_probability, prior.alias, n, seed,
+                                                       offset)  # fmt: skip
         log_weight = -log_prior_inclusion(prior.log1m_prior, classes, n)
         if shared:
             order = np.argsort(classes, kind="stable")

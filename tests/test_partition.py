@@ -151,12 +151,12 @@ def test_the_unbiasedness_test_detects_prior_draws_weighted_without_their_p(smal
     # biased upwards; the statistic of the unbiasedness test must flag it.
     W, X, Z = small_problem
     n_draws, q = 10, np.full(W.shape[0], 1.0 / W.shape[0])
-    cdf, log1m_q = np.cumsum(q), np.log1p(-q)
+    table, log1m_q = _retrieval.alias_table(q), np.log1p(-q)
     right, wrong = [], []
     for t in range(N_TRIALS):
         index = LSHIndex(n_bits=8, n_tables=2, n_norm_ranges=8, seed=t).build(W)
         sample = index.query(X)
-        indptr, classes, drawn = _retrieval.add_prior_draws(sample.indptr, sample.classes, cdf, n_draws, t, 0)
+        indptr, classes, drawn = _retrieval.add_prior_draws(sample.indptr, sample.classes, *table, n_draws, t, 0)
         scores = (X @ W.T)[np.repeat(np.arange(X.shape[0]), np.diff(indptr)), classes]
         log_p = np.full(classes.shape[0], -np.inf)
         log_p[~drawn] = sample.log_probabilities

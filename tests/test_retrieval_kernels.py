@@ -125,26 +125,26 @@ def _reference_prior_merge(indptr, classes, draws):
 
 def test_add_prior_draws_merges_like_reference_and_draws_from_prior():
     prior = np.array([1.0, 0.0001, 3.0, 0.5, 0.5, 5.0])
-    cdf = np.cumsum(prior)
+    table = _retrieval.alias_table(prior)  # (probability, alias)
     indptr = np.array([0, 2, 2, 5], dtype=np.int64)
     classes = np.array([5, 1, 0, 3, 2], dtype=np.int64)
-    out_ptr, out, drawn = _retrieval.add_prior_draws(indptr, classes, cdf, 7, 11, 0)
+    out_ptr, out, drawn = _retrieval.add_prior_draws(indptr, classes, *table, 7, 11, 0)
     # The draws themselves, read back from an empty candidate set with the same streams.
-    alone_ptr, alone, _ = _retrieval.add_prior_draws(np.zeros(4, np.int64), classes[:0], cdf, 7, 11, 0)
+    alone_ptr, alone, _ = _retrieval.add_prior_draws(np.zeros(4, np.int64), classes[:0], *table, 7, 11, 0)
     ref_ptr, ref, ref_drawn = _reference_prior_merge(indptr, classes, [alone[alone_ptr[i]:alone_ptr[i + 1]] for i in range(3)])
     np.testing.assert_array_equal(out_ptr, ref_ptr)
     np.testing.assert_array_equal(out, ref)
     np.testing.assert_array_equal(drawn, ref_drawn)
     # Frequencies of single draws follow the prior (not normalised on input).
     n = 60_000
-    ptr, single, _ = _retrieval.add_prior_draws(np.zeros(n + 1, np.int64), classes[:0], cdf, 1, 3, 0)
+    ptr, single, _ = _retrieval.add_prior_draws(np.zeros(n + 1, np.int64), classes[:0], *table, 1, 3, 0)
     assert np.all(np.diff(ptr) == 1)
     counts = np.bincount(single, minlength=6)
     q = prior / prior.sum()
     assert np.all(np.abs(counts - n * q) < 4 * np.sqrt(n * q * (1 - q)) + 1)
     # Query i with stream offset k draws like query i + k with offset 0.
-    p0 = _retrieval.add_prior_draws(np.zeros(6, np.int64), classes[:0], cdf, 4, 9, 0)
-    p2 = _retrieval.add_prior_draws(np.zeros(4, np.int64), classes[:0], cdf, 4, 9, 2)
+    p0 = _retrieval.add_prior_draws(np.zeros(6, np.int64), classes[:0], *table, 4, 9, 0)
+    p2 = _retrieval.add_prior_draws(np.zeros(4, np.int64), classes[:0], *table, 4, 9, 2)
     np.testing.assert_array_equal(p0[1][p0[0][2]:], p2[1])
 
 
@@ -189,6 +189,21 @@ def test_deduplication_memory_does_not_grow_with_the_number_of_classes():
     np.testing.assert_array_equal(scanned, [4, 4])
     drawn = _retrieval.uniform_classes_excluding(np.array([0, 2]), np.array([7, 7]), 50, 8, 1, 0)
     assert set(drawn.ravel()) <= set(range(7))
-    cdf = np.cumsum(np.ones(1000))
-    ptr, out, new = _retrieval.add_prior_draws(np.array([0, 2]), np.array([4, 2]), cdf, 3000, 1, 0)
+    table = _retrieval.alias_table(np.ones(1000))
+    ptr, out, new = _retrieval.add_prior_draws(np.array([0, 2]), np.array([4, 2]), *table, 3000, 1, 0)
     assert out[:2].tolist() == [4, 2] and len(set(out.tolist())) == out.shape[0] and not new[:2].any()
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_alias_table_gives_exactly_the_prior(seed):
+    # The distribution an alias table implies, sum over columns k of
+    # (p_k [j == k] + (1 - p_k) [j == alias_k]) / n, equals the normalised
+    # weights (a uniform column then a coin: O(1) per draw).
+    rng = np.random.default_rng(seed)
+    weights = rng.pareto(1.0, 500) + 1e-6  # heavy-tailed, as word frequencies
+    weights[:3] = [1e-9, 1e3, 1.0]
+    probability, alias = _retrieval.alias_table(weights)
+    assert ((probability >= 0) & (probability <= 1 + 1e-12)).all()
+    implied = np.bincount(np.arange(500), probability, minlength=500)
+    implied += np.bincount(alias, 1 - probability, minlength=500)
+    np.testing.assert_allclose(implied / 500, weights / weights.sum(), rtol=1e-9, atol=1e-15)

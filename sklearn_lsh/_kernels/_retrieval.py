@@ -284,21 +284,58 @@ def uniform_classes_excluding(indptr, excluded, n_samples, n_classes, seed, stre
 
 
 @numba.njit(cache=True)
-def add_prior_draws(indptr, classes, prior_cdf, n_draws, seed, stream_offset):
+def alias_table(weights):
+    """Walker's alias table of positive ``weights`` (any scale; Vose's
+    stable construction): ``(probability, alias)`` such that drawing a
+    column ``k`` uniformly, then keeping ``k`` with ``probability[k]`` or
+    else taking ``alias[k]``, draws class ``j`` with probability
+    ``weights[j] / sum(weights)`` in O(1)."""
+    n = weights.shape[0]
+    scaled = weights * (n / weights.sum())
+    probability = np.ones(n, dtype=np.float64)
+    alias = np.arange(n, dtype=np.int64)
+    small = np.empty(n, dtype=np.int64)
+    large = np.empty(n, dtype=np.int64)
+    n_small = n_large = 0
+    for j in range(n):
+        if scaled[j] < 1.0:
+            small[n_small] = j
+            n_small += 1
+        else:
+            large[n_large] = j
+            n_large += 1
+    while n_small > 0 and n_large > 0:
+        n_small -= 1
+        n_large -= 1
+        s, g = small[n_small], large[n_large]
+        probability[s] = scaled[s]
+        alias[s] = g
+        scaled[g] = (scaled[g] + scaled[s]) - 1.0
+        if scaled[g] < 1.0:
+            small[n_small] = g
+            n_small += 1
+        else:
+            large[n_large] = g
+            n_large += 1
+    # what is left has probability 1 (up to rounding): it keeps its column
+    return probability, alias
+
+
+@numba.njit(cache=True)
+def add_prior_draws(indptr, classes, alias_probability, alias, n_draws, seed, stream_offset):
     """Each query's candidates plus ``n_draws`` draws (with replacement) from
     a class prior, deduplicated.
 
     Query ``i`` holds the distinct ``classes[indptr[i]:indptr[i + 1]]``;
     these come first, in their order, then the drawn classes that are new,
-    in the order drawn. ``prior_cdf`` is the cumulative sum of a positive
-    prior (any scale): a draw is the first class whose cumulative value
-    exceeds ``u * prior_cdf[-1]``. Query ``i`` uses random stream
-    ``stream_offset + i``. Returns ``(indptr, classes, drawn)``, ``drawn``
-    True for the classes added by the draws.
+    in the order drawn. The prior is given by its :func:`alias_table`: a
+    draw is a uniform column and a uniform coin, O(1) whatever the number
+    of classes. Query ``i`` uses random stream ``stream_offset + i``.
+    Returns ``(indptr, classes, drawn)``, ``drawn`` True for the classes
+    added by the draws.
     """
     n_queries = indptr.shape[0] - 1
-    n_classes = prior_cdf.shape[0]
-    total = prior_cdf[n_classes - 1]
+    n_classes = alias.shape[0]
     out_ptr = np.zeros(n_queries + 1, dtype=np.int64)
     out_classes = np.empty(classes.shape[0] + n_queries * n_draws, dtype=np.int64)
     drawn = np.zeros(out_classes.shape[0], dtype=np.bool_)
@@ -316,16 +353,11 @@ def add_prior_draws(indptr, classes, prior_cdf, n_draws, seed, stream_offset):
             n_out += 1
         seed_stream(state, seed, stream_offset + i)
         for _ in range(n_draws):
-            target = uniform(state) * total
-            lo, hi = 0, n_classes - 1
-            while lo < hi:  # first class with prior_cdf > target
-                mid = (lo + hi) // 2
-                if prior_cdf[mid] > target:
-                    hi = mid
-                else:
-                    lo = mid + 1
-            if _set_add(keys, stamps, i, lo):
-                out_classes[n_out] = lo
+            j = randint(state, n_classes)
+            if uniform(state) >= alias_probability[j]:
+                j = alias[j]
+            if _set_add(keys, stamps, i, j):
+                out_classes[n_out] = j
                 drawn[n_out] = True
                 n_out += 1
         out_ptr[i + 1] = n_out
