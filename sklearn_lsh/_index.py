@@ -334,7 +334,63 @@ class LSHIndex:
         if W.shape[0] >= 2**31:
             raise ValueError(f"W has {W.shape[0]} rows; at most 2**31 - 1 classes are supported.")
         self.vectors_ = W.copy() if copy else W
+        self.__dict__.pop("_bias", None)
         return self._build()
+
+    def _build_shared(self, W, bias) -> "LSHIndex":
+        """:meth:`build` over ``[W, bias]`` without forming that matrix:
+        the index keeps references to ``W`` (C-contiguous, finite) and
+        ``bias`` (shape ``(n_classes,)``, or None for ``W`` alone), and its
+        tables, probabilities and scores are bit-identical to those of
+        ``build(np.hstack([W, bias[:, None]]))``. Package-internal: a
+        classifier's prediction tables over its own weights, which the
+        classifier drops whenever the weights change. The queries carry the
+        ``bias`` coordinate as their last column."""
+        if W.shape[0] >= 2**31:
+            raise ValueError(f"W has {W.shape[0]} rows; at most 2**31 - 1 classes are supported.")
+        self.vectors_ = W
+        if bias is None:
+            self.__dict__.pop("_bias", None)
+        else:
+            self._bias = bias
+        return self._build()
+
+    def _vector_block(self, lo, hi, columns=None):
+        """Rows ``lo:hi`` of the class vectors as float64 (the ``bias``
+        column appended), optionally only the columns ``columns`` (a slice)."""
+        block = self.vectors_[lo:hi]
+        bias = self.__dict__.get("_bias")
+        if bias is not None:
+            block = np.hstack([block, bias[lo:hi, None]])
+        if columns is not None:
+            block = block[:, columns]
+        return np.asarray(block, dtype=np.float64)
+
+    def _vector_norms(self, block):
+        """Euclidean norms of the class vectors (bias included), by blocks
+        of rows (the same values as over the whole matrix)."""
+        if self.__dict__.get("_bias") is None:
+            return row_norms(self.vectors_)
+        n_classes = self.vectors_.shape[0]
+        return np.concatenate([
+            row_norms(np.hstack([self.vectors_[lo:lo + block], self._bias[lo:lo + block, None]]))
+            for lo in range(0, n_classes, block)
+        ])  # fmt: skip
+
+    def _pair_scores(self, X, indptr, classes):
+        """``pair_scores`` against the class vectors (bias included): the
+        same float64 sums, in the same order, as over ``[W, bias]``."""
+        bias = self.__dict__.get("_bias")
+        if bias is None:
+            return pair_scores(X, self.vectors_, indptr, classes)
+        d = self.vectors_.shape[1]
+        head = X[:, :d] if sp.issparse(X) else np.ascontiguousarray(X[:, :d])
+        scores = pair_scores(head, self.vectors_, indptr, classes)
+        last = X[:, d].toarray().ravel() if sp.issparse(X) else X[:, d]
+        rows = np.repeat(np.arange(X.shape[0]), np.diff(indptr))
+        found = classes >= 0
+        scores[found] += np.asarray(last, dtype=np.float64)[rows[found]] * np.asarray(bias, dtype=np.float64)[classes[found]]
+        return scores
 
     def rebuild(self) -> "LSHIndex":
         """Rebuild the tables from ``vectors_`` with fresh random projections."""
@@ -342,8 +398,7 @@ class LSHIndex:
         return self._build()
 
     def _build(self):
-        W = self.vectors_
-        n_classes, n_features = W.shape
+        n_classes, n_features = self.vectors_.shape[0], self._vector_width()
         n_tables = self.n_tables
         rng = np.random.default_rng([self.seed, self.n_builds_])
         if (n_features + 1) * self.hash_cost * 8 > GENERATED_PROJECTIONS_ABOVE:
@@ -351,61 +406,78 @@ class LSHIndex:
             projections, self._projection_key = None, int(rng.integers(2**63))
         else:  # (no key: 0)
             projections, self._projection_key = rng.standard_normal((n_features + 1, self.hash_cost)), 0
-        norms = row_norms(W)
+        block = max(1, (1 << 20) // max(1, self.hash_cost))
+        norms = self._vector_norms(block)
         class_scale = _norm_range_maxima(norms, self.n_norm_ranges)
         extra = np.sqrt(np.maximum(0.0, 1.0 - (norms / class_scale) ** 2))
-        codes = self._table_codes(self._hash_classes(W, projections, 1.0 / class_scale, extra))
+        del norms
+        # Bucket ids in the smallest unsigned type that holds them (ids of
+        # <= 16 bits get numpy's radix sort); the scan design keeps int64
+        # codes, which its kernel compares.
+        small = np.min_scalar_type((1 << self.n_bits) - 1)
+        code_dtype = np.int64 if self.table_design == "scan" else small
+        codes = self._table_codes(self._hash_classes(projections, 1.0 / class_scale, extra, code_dtype))
+        del extra
         if self.table_design == "scan":
             self.class_codes_ = codes  # (n_classes, n_tables), compared by Hamming distance
-        # Sort every table's bucket ids at once (table-major, in the smallest
-        # unsigned type that holds them: ids of <= 16 bits get numpy's radix
-        # sort); a bucket starts wherever the sorted id changes.
-        codes = np.ascontiguousarray(codes.T).astype(np.min_scalar_type((1 << self.n_bits) - 1))
-        order = np.argsort(codes, axis=1, kind="stable")
-        sorted_codes = np.take_along_axis(codes, order, axis=1)  # (n_tables, n_classes)
-        starts = np.ones((n_tables, n_classes), dtype=bool)
-        starts[:, 1:] = sorted_codes[:, 1:] != sorted_codes[:, :-1]
-        members = order.astype(np.int32).ravel()
+        # Sort each table's bucket ids (stably, so the order is that of one
+        # sort of all the tables); a bucket starts wherever the sorted id
+        # changes. One table at a time: the sort buffers are O(n_classes).
+        members = np.empty(n_tables * n_classes, dtype=np.int32)
+        keys, starts_at, counts = [], [], np.empty(n_tables, dtype=np.int64)
+        for t in range(n_tables):
+            column = codes[:, t].astype(small)
+            order = np.argsort(column, kind="stable")
+            members[t * n_classes : (t + 1) * n_classes] = order
+            column = column[order]
+            del order
+            starts = np.ones(n_classes, dtype=bool)
+            starts[1:] = column[1:] != column[:-1]
+            keys.append(column[starts].astype(np.int64))
+            starts_at.append(np.flatnonzero(starts) + t * n_classes)
+            counts[t] = keys[-1].shape[0]
+        del codes
         self.projections_ = projections
         self.class_scale_ = class_scale
         self.members_ = members
-        self.table_ptr_ = np.concatenate([[0], np.cumsum(starts.sum(axis=1))]).astype(np.int64)
-        self.bucket_keys_ = sorted_codes[starts].astype(np.int64, copy=False)
-        self.bucket_ptr_ = np.concatenate([np.flatnonzero(starts.ravel()), [n_tables * n_classes]]).astype(np.int64)
+        self.table_ptr_ = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        self.bucket_keys_ = np.concatenate(keys).astype(np.int64, copy=False)
+        self.bucket_ptr_ = np.concatenate([*starts_at, [n_tables * n_classes]]).astype(np.int64)
         self.n_builds_ += 1
         self.build_inner_products_ += n_classes * (self.hash_cost + 1)
         return self
 
-    def _hash_classes(self, W, projections, scale, extra):
-        """Group codes of the transformed class vectors: one BLAS product per
-        block of rows (bounded memory), then the signs packed."""
-        n_features = W.shape[1]
+    def _hash_classes(self, projections, scale, extra, dtype):
+        """Group codes of the transformed class vectors, in ``dtype``: one
+        BLAS product per block of rows (bounded memory), then the signs
+        packed."""
+        n_classes, n_features = self.vectors_.shape[0], self._vector_width()
         if projections is None:
-            return self._hash_classes_generated(W, scale, extra)
-        codes = np.empty((W.shape[0], self._n_groups), dtype=np.int64)
-        # Blocks of about 2**20 products (8 MB) stay in cache; W is cast to
-        # float64 per block so the product runs in BLAS, not numpy's
-        # mixed-type loop.
+            return self._hash_classes_generated(scale, extra).astype(dtype)
+        codes = np.empty((n_classes, self._n_groups), dtype=dtype)
+        # Blocks of about 2**20 products (8 MB) stay in cache; the vectors
+        # are cast to float64 per block so the product runs in BLAS, not
+        # numpy's mixed-type loop.
         block = max(1, (1 << 20) // max(1, projections.shape[1]))
-        for lo in range(0, W.shape[0], block):
-            hi = min(lo + block, W.shape[0])
-            products = np.asarray(W[lo:hi], dtype=np.float64) @ projections[:n_features]
+        for lo in range(0, n_classes, block):
+            hi = min(lo + block, n_classes)
+            products = self._vector_block(lo, hi) @ projections[:n_features]
             codes[lo:hi] = _hashing.pack_signs(
                 products, scale[lo:hi], extra[lo:hi], projections[n_features], self._group_bits, self._n_groups
-            )
+            ).astype(dtype)
         return codes
 
-    def _hash_classes_generated(self, W, scale, extra):
+    def _hash_classes_generated(self, scale, extra):
         """:meth:`_hash_classes` with generated projections: blocks of about
         2**20 projection entries are generated and multiplied in turn, so
         memory does not grow with the number of features."""
-        n_classes, n_features = W.shape
+        n_classes, n_features = self.vectors_.shape[0], self._vector_width()
         key, n_proj = np.uint64(self._projection_key), self.hash_cost
         products = np.zeros((n_classes, n_proj))
         block = max(1, (1 << 20) // n_proj)
         for lo in range(0, n_features, block):
             hi = min(lo + block, n_features)
-            products += np.asarray(W[:, lo:hi], dtype=np.float64) @ _hashing.gaussian_rows(key, lo, hi, n_proj)
+            products += self._vector_block(0, n_classes, slice(lo, hi)) @ _hashing.gaussian_rows(key, lo, hi, n_proj)
         last = _hashing.gaussian_rows(key, n_features, n_features + 1, n_proj)[0]
         return _hashing.pack_signs(products, scale, extra, last, self._group_bits, self._n_groups)
 
@@ -440,7 +512,10 @@ class LSHIndex:
     @property
     def n_features(self) -> int:
         self._check_built()
-        return self.vectors_.shape[1]
+        return self._vector_width()
+
+    def _vector_width(self):
+        return self.vectors_.shape[1] + (self.__dict__.get("_bias") is not None)
 
     def _check_built(self):
         if not hasattr(self, "members_"):
@@ -517,7 +592,7 @@ class LSHIndex:
         union form for any (query, class) pairs, retrieved or not: query
         ``i`` with ``classes[indptr[i]:indptr[i + 1]]``. Returns ``(scores,
         log_p, n_floored)``."""
-        scores = _checked_scores(pair_scores(X, self.vectors_, indptr, classes))
+        scores = _checked_scores(self._pair_scores(X, indptr, classes))
         norms = np.repeat(row_norms(X), np.diff(indptr))
         log_p = log_inclusion_probability(
             self._cosines(scores, classes, norms), self.n_bits, self.n_tables, self.table_design, self.probe_radius
@@ -597,7 +672,7 @@ class LSHIndex:
         )
         flat = classes.ravel()
         indptr = np.arange(0, n * n_draws + 1, n_draws, dtype=np.int64)
-        scores = _checked_scores(pair_scores(X, self.vectors_, indptr, flat)).reshape(n, n_draws)
+        scores = _checked_scores(self._pair_scores(X, indptr, flat)).reshape(n, n_draws)
         norms = np.repeat(row_norms(X)[:, None], n_draws, axis=1)
         log_p = log_inclusion_probability(
             self._cosines(scores, np.maximum(classes, 0), norms), self.n_bits, probes
