@@ -36,14 +36,18 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from . import _prediction
 from ._arrays import row_norms
 from ._concurrency import ModelLock
-from ._index import LSHIndex
 from ._parallel import numba_threads
 from ._rng import Stream, generator
+from ._rollback import RollbackState
 from ._validation import check_dense_output, check_sample_weight, label_index, sample_class_weights, unique_labels
 
 __all__ = ["BaseSoftmaxSGD"]
 
 _LOCK_CREATION = threading.Lock()
+
+# Attributes that are neither parameters nor fitted state: the locks and the
+# rollback journal of the training call under way.
+_TRANSIENT = frozenset({"_model_lock", "_cache_lock", "_journal"})
 
 
 def _reads_model(method):
@@ -56,19 +60,6 @@ def _reads_model(method):
             return method(self, *args, **kwargs)
 
     return locked
-
-
-def _copy_state(value):
-    """A copy of a fitted attribute that later training cannot change."""
-    if isinstance(value, np.ndarray):
-        return value.copy()
-    if isinstance(value, list):
-        return list(value)
-    if isinstance(value, LSHIndex):  # a rebuild replaces its arrays, never writes into them
-        clone = LSHIndex.__new__(LSHIndex)
-        clone.__dict__.update(value.__dict__)
-        return clone
-    return value
 
 
 class BaseSoftmaxSGD(ClassifierMixin, BaseEstimator):
@@ -94,6 +85,16 @@ class BaseSoftmaxSGD(ClassifierMixin, BaseEstimator):
     #: scores of ``_score_chunks`` are log-probabilities already
     _normalised_scores = False
 
+    #: row arrays (2-D) that training writes in place and the subclass
+    #: journals (``_journal_rows``) before every write; other arrays are
+    #: copied for the rollback of a failed call
+    _journalled_arrays: tuple = ()
+    #: arrays that training leaves as it found them (kept by reference)
+    _workspace_arrays: tuple = ()
+    #: caches rebuilt on demand from the model (dropped by a training call,
+    #: not pickled)
+    _cache_attributes: tuple = ()
+
     # ------------------------------------------------------------- threads
     def _lock(self) -> ModelLock:
         """The instance's :class:`ModelLock`, made on first use (not pickled)."""
@@ -103,9 +104,21 @@ class BaseSoftmaxSGD(ClassifierMixin, BaseEstimator):
                 lock = self.__dict__.setdefault("_model_lock", ModelLock())
         return lock
 
+    def _cache_lock(self) -> threading.Lock:
+        """The lock under which a prediction builds a cache (not pickled)."""
+        lock = self.__dict__.get("_cache_lock")
+        if lock is None:
+            with _LOCK_CREATION:
+                lock = self.__dict__.setdefault("_cache_lock", threading.Lock())
+        return lock
+
     def __getstate__(self):
         state = dict(super().__getstate__())
-        state.pop("_model_lock", None)
+        for name in _TRANSIENT:
+            state.pop(name, None)
+        for name in self._cache_attributes:
+            if name in state:
+                state[name] = None
         return state
 
     def __sklearn_tags__(self):
@@ -164,10 +177,16 @@ class BaseSoftmaxSGD(ClassifierMixin, BaseEstimator):
         ``refit``: a :meth:`fit` call (classes from ``y``, reset unless
         ``warm_start``, ``tol`` and early stopping honoured). A failed call
         leaves the previous model intact, or no model at all: never a
-        half-trained (possibly non-finite) one."""
+        half-trained (possibly non-finite) one.
+
+        Everything is validated before the model is touched; the rollback
+        state then holds only what a failure could corrupt (see
+        :mod:`sklearn_lsh._rollback`): a fit that starts over keeps
+        references to the previous model, a call that trains the model in
+        place copies its small arrays and journals the rows it writes."""
         first_call = refit or not hasattr(self, "classes_")
         if refit:
-            state = self._snapshot()
+            state = self._snapshot(protect=False)  # references; fit protects them if it keeps the model
         else:
             classes = self._check_partial_fit_classes(classes, first_call)
         try:
@@ -175,7 +194,7 @@ class BaseSoftmaxSGD(ClassifierMixin, BaseEstimator):
                 self, X, y, accept_sparse="csr", dtype=[np.float64, np.float32], order="C", reset=first_call
             )
             if refit:
-                X, y_index, weights = self._prepare_fit(X, y, sample_weight)
+                X, y_index, weights = self._prepare_fit(X, y, sample_weight, state)
             else:
                 X, y_index, weights = self._prepare_partial_fit(X, y, classes, sample_weight, first_call)
                 state = None if first_call else self._snapshot()
@@ -183,6 +202,8 @@ class BaseSoftmaxSGD(ClassifierMixin, BaseEstimator):
             if refit or first_call:
                 self._restore(state if refit else {})
             raise
+        if state is not None:
+            self.__dict__["_journal"] = state.journal
         try:
             if not refit:
                 self._start_partial_fit(classes if first_call else self.classes_, X, first_call)
@@ -195,6 +216,8 @@ class BaseSoftmaxSGD(ClassifierMixin, BaseEstimator):
         except BaseException:
             self._restore({} if state is None else state)
             raise
+        finally:
+            self.__dict__.pop("_journal", None)
         return self
 
     def _check_partial_fit_classes(self, classes, first_call):
@@ -211,7 +234,7 @@ class BaseSoftmaxSGD(ClassifierMixin, BaseEstimator):
             )
         return classes
 
-    def _prepare_fit(self, X, y, sample_weight):
+    def _prepare_fit(self, X, y, sample_weight, state):
         classes = unique_labels(y, "y")
         check_classification_targets(y)
         if classes.shape[0] < 2:
@@ -230,8 +253,9 @@ class BaseSoftmaxSGD(ClassifierMixin, BaseEstimator):
                     "over."
                 )
             self._check_model_arrays()
+            self._protect(state)  # trained in place from here on
         else:
-            self._initialize(classes, X.shape[1], X.dtype)
+            self._initialize(classes, X.shape[1], X.dtype)  # new arrays: the previous ones stay as they are
         self.n_iter_ = 0
         self.loss_curve_ = []
         self.validation_scores_ = [] if self.early_stopping else None
@@ -285,16 +309,36 @@ class BaseSoftmaxSGD(ClassifierMixin, BaseEstimator):
     # ------------------------------------------------------------ rollback
     def _fitted_state_names(self):
         params = self._get_param_names()
-        return [name for name in self.__dict__ if name not in params and name != "_model_lock"]
+        return [name for name in self.__dict__ if name not in params and name not in _TRANSIENT]
 
     def _has_model(self):
         return hasattr(self, "classes_")
 
-    def _snapshot(self):
-        """Copies of every fitted attribute (everything but the parameters)."""
-        return {name: _copy_state(self.__dict__[name]) for name in self._fitted_state_names()}
+    def _snapshot(self, protect=True) -> RollbackState:
+        """The fitted attributes (everything but the parameters) to restore
+        after a failed call: references, with caches as None; with
+        ``protect``, made safe from in-place training (see
+        :meth:`_protect`)."""
+        state = RollbackState({name: None if name in self._cache_attributes else self.__dict__[name]
+                               for name in self._fitted_state_names()})  # fmt: skip
+        return self._protect(state) if protect else state
+
+    def _protect(self, state):
+        """Copy the small arrays and lists of ``state`` that training writes
+        in place, journal its ``_journalled_arrays``."""
+        return state.protect(self.__dict__, self._journalled_arrays, self._workspace_arrays)
+
+    def _journal_rows(self, name, rows=None):
+        """Before training writes rows of the array ``name`` in place: save
+        their values for the rollback (``rows=None``: every row)."""
+        journal = self.__dict__.get("_journal")
+        if journal is not None:
+            journal.save(name, rows)
 
     def _restore(self, state):
+        if isinstance(state, RollbackState):
+            state.restore_into(self.__dict__, self._fitted_state_names())
+            return
         for name in self._fitted_state_names():
             del self.__dict__[name]
         self.__dict__.update(state)
