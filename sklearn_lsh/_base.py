@@ -47,7 +47,7 @@ _LOCK_CREATION = threading.Lock()
 
 # Attributes that are neither parameters nor fitted state: the locks and the
 # rollback journal of the training call under way.
-_TRANSIENT = frozenset({"_model_lock", "_cache_lock", "_journal"})
+_TRANSIENT = frozenset({"_model_lock", "_cache_build_lock", "_journal"})
 
 
 def _reads_model(method):
@@ -106,10 +106,10 @@ class BaseSoftmaxSGD(ClassifierMixin, BaseEstimator):
 
     def _cache_lock(self) -> threading.Lock:
         """The lock under which a prediction builds a cache (not pickled)."""
-        lock = self.__dict__.get("_cache_lock")
+        lock = self.__dict__.get("_cache_build_lock")
         if lock is None:
             with _LOCK_CREATION:
-                lock = self.__dict__.setdefault("_cache_lock", threading.Lock())
+                lock = self.__dict__.setdefault("_cache_build_lock", threading.Lock())
         return lock
 
     def __getstate__(self):
