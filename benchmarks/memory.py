@@ -163,7 +163,13 @@ def worker22(task):
         warm.predict_topk(X[:10], 5)
         del warm
         results["data_mb"] = (X.nbytes + y.nbytes) / 2**20
-        model = LSHSoftmaxClassifier(max_iter=1, random_state=0)
+        cls = LSHSoftmaxClassifier
+        if task.get("by_reference"):  # the experiment: training tables over the live weights
+
+            class cls(LSHSoftmaxClassifier):  # noqa: N801
+                _training_tables_by_reference = True
+
+        model = cls(max_iter=1, random_state=0)
         results["coef_mb"] = n_classes * d * np.dtype(X.dtype).itemsize / 2**20
         _, results["fit"] = _measure(lambda: model.partial_fit(X, y, classes=classes))
         results["held_after_fit_mb"] = _model_held_mb(model)
@@ -171,7 +177,8 @@ def worker22(task):
         results["held_after_partial_fit_mb"] = _model_held_mb(model)
         _, results["topk_lsh"] = _measure(lambda: model.predict_topk(X[:1000], 5, retrieval="lsh"))
         results["held_after_topk_mb"] = _model_held_mb(model)
-        results["files"], results["identical"] = _file_sizes(model, X[:1000], folder)
+        if not task.get("by_reference"):  # (the same files as "after"'s)
+            results["files"], results["identical"] = _file_sizes(model, X[:1000], folder)
     results["load_end"] = os.getloadavg()[0]
     emit_result(results)
 
@@ -221,11 +228,15 @@ def _commit_of(tree):
 def main22(args):
     n_classes = 10**4 if args.quick else args.n_classes
     n_rows = 3_000 if args.quick else args.n_rows
-    trees = ([("before", Path(args.before))] if args.before else []) + [("after", DOCS.parent.parent)]
+    here = DOCS.parent.parent
+    trees = ([("before", Path(args.before), False)] if args.before else []) + [("after", here, False)]
+    if args.by_reference:
+        trees.append(("after, training tables by reference (experiment)", here, True))
     rows, file_rows = [], []
-    for label, tree in trees:
+    for label, tree, by_reference in trees:
         name = f"{label} ({_commit_of(tree)})"
-        r = _run22({"n_classes": n_classes, "n_rows": n_rows, "d": args.d, "sector": False}, tree)
+        r = _run22({"n_classes": n_classes, "n_rows": n_rows, "d": args.d, "sector": False,
+                    "by_reference": by_reference}, tree)  # fmt: skip
         print(f"{name}: {r}", flush=True)
         coef = r["coef_mb"]
         fit, part = r["fit"], r["partial_fit"]
@@ -237,8 +248,8 @@ def main22(args):
             f"{r['held_after_topk_mb'] / coef:.2f}x",
             f"{r['load_start']:.1f}-{r['load_end']:.1f}",
         ])  # fmt: skip
-        files = [(f"{n_classes:,} classes, d = {args.d}", r)]
-        if not args.quick:
+        files = [] if by_reference else [(f"{n_classes:,} classes, d = {args.d}", r)]
+        if not args.quick and not by_reference:
             sector = _run22({"sector": True}, tree)
             print(f"{name} sector: {sector}", flush=True)
             files.append(("sector (heldout, 105 x 55,188)", sector))
@@ -291,6 +302,8 @@ def main(argv=None):
     parser.add_argument("--d", type=int, default=64)
     parser.add_argument("--n-classes", type=int, default=10**6, help="issue 22: the number of classes")
     parser.add_argument("--before", help="issue 22: a source tree of the package to measure as 'before'")
+    parser.add_argument("--by-reference", action="store_true",
+                        help="issue 22: also the experiment of training tables over the live weights")
     parser.add_argument("--issue6", action="store_true", help="the issue-6 table (docs/reliability.md)")
     add_run_arguments(parser, worker=True)
     args = parser.parse_args(argv)

@@ -281,6 +281,12 @@ class LSHSoftmaxClassifier(LogLinearArraysMixin, LogitAdjustmentMixin, BaseSoftm
     _journalled_arrays = ("_weights", "embedding_")
     _workspace_arrays = ("_slot", "_embedding_slot")
     _cache_attributes = ("_predict_index",)
+    # Not a parameter (an experiment of benchmarks/memory.py, issue 22): the
+    # training tables over the live weights by reference instead of a copy
+    # of [coef_, intercept_] at build time. Saves a copy of the class rows,
+    # but P_j then comes from the current weights between rebuilds (the
+    # approximation of method.md, "Rebuilds"), which moves results.
+    _training_tables_by_reference = False
 
     _parameter_constraints: dict = {
         **BaseSoftmaxSGD._parameter_constraints,
@@ -453,7 +459,10 @@ class LSHSoftmaxClassifier(LogLinearArraysMixin, LogitAdjustmentMixin, BaseSoftm
             built_before = self._index.build_inner_products_
             # _table_vectors() is a fresh array when it appends the intercept.
             try:
-                self._index.build(self._table_vectors(), copy=not self.fit_intercept)
+                if self._training_tables_by_reference:
+                    self._index._build_shared(self._weights, self.intercept_ if self.fit_intercept else None)
+                else:
+                    self._index.build(self._table_vectors(), copy=not self.fit_intercept)
             except FloatingPointError:
                 self._diverged("The class weights overflow the hash transform", f"update {self.t_}")
             self._inner_products += self._index.build_inner_products_ - built_before

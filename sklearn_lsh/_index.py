@@ -408,6 +408,8 @@ class LSHIndex:
             projections, self._projection_key = rng.standard_normal((n_features + 1, self.hash_cost)), 0
         block = max(1, (1 << 20) // max(1, self.hash_cost))
         norms = self._vector_norms(block)
+        if not np.isfinite(norms).all():  # (build() checked its W; _build_shared's come from a model)
+            raise FloatingPointError("The class vectors have non-finite or overflowing norms.")
         class_scale = _norm_range_maxima(norms, self.n_norm_ranges)
         extra = np.sqrt(np.maximum(0.0, 1.0 - (norms / class_scale) ** 2))
         del norms
