@@ -38,16 +38,12 @@ from ._arrays import row_norms
 from ._concurrency import ModelLock
 from ._parallel import numba_threads
 from ._rng import Stream, generator
-from ._rollback import RollbackState
+from ._rollback import TRANSIENT, RollbackMixin
 from ._validation import check_dense_output, check_sample_weight, label_index, sample_class_weights, unique_labels
 
 __all__ = ["BaseSoftmaxSGD"]
 
 _LOCK_CREATION = threading.Lock()
-
-# Attributes that are neither parameters nor fitted state: the locks and the
-# rollback journal of the training call under way.
-_TRANSIENT = frozenset({"_model_lock", "_cache_build_lock", "_journal"})
 
 
 def _reads_model(method):
@@ -62,7 +58,7 @@ def _reads_model(method):
     return locked
 
 
-class BaseSoftmaxSGD(ClassifierMixin, BaseEstimator):
+class BaseSoftmaxSGD(RollbackMixin, ClassifierMixin, BaseEstimator):
     """Base of the softmax classifiers trained by minibatch SGD (not public)."""
 
     _parameter_constraints: dict = {
@@ -85,15 +81,6 @@ class BaseSoftmaxSGD(ClassifierMixin, BaseEstimator):
     #: scores of ``_score_chunks`` are log-probabilities already
     _normalised_scores = False
 
-    #: row arrays (2-D) that training writes in place and the subclass
-    #: journals (``_journal_rows``) before every write; other arrays are
-    #: copied for the rollback of a failed call
-    _journalled_arrays: tuple = ()
-    #: arrays that training leaves as it found them (kept by reference)
-    _workspace_arrays: tuple = ()
-    #: caches rebuilt on demand from the model (dropped by a training call,
-    #: not pickled)
-    _cache_attributes: tuple = ()
 
     # ------------------------------------------------------------- threads
     def _lock(self) -> ModelLock:
@@ -114,7 +101,7 @@ class BaseSoftmaxSGD(ClassifierMixin, BaseEstimator):
 
     def __getstate__(self):
         state = dict(super().__getstate__())
-        for name in _TRANSIENT:
+        for name in TRANSIENT:
             state.pop(name, None)
         for name in self._cache_attributes:
             if name in state:
@@ -306,42 +293,8 @@ class BaseSoftmaxSGD(ClassifierMixin, BaseEstimator):
         self._examples_seen = 0
         self._init_model(n_features, dtype, generator(self._seed, Stream.INIT))
 
-    # ------------------------------------------------------------ rollback
-    def _fitted_state_names(self):
-        params = self._get_param_names()
-        return [name for name in self.__dict__ if name not in params and name not in _TRANSIENT]
-
     def _has_model(self):
         return hasattr(self, "classes_")
-
-    def _snapshot(self, protect=True) -> RollbackState:
-        """The fitted attributes (everything but the parameters) to restore
-        after a failed call: references, with caches as None; with
-        ``protect``, made safe from in-place training (see
-        :meth:`_protect`)."""
-        state = RollbackState({name: None if name in self._cache_attributes else self.__dict__[name]
-                               for name in self._fitted_state_names()})  # fmt: skip
-        return self._protect(state) if protect else state
-
-    def _protect(self, state):
-        """Copy the small arrays and lists of ``state`` that training writes
-        in place, journal its ``_journalled_arrays``."""
-        return state.protect(self.__dict__, self._journalled_arrays, self._workspace_arrays)
-
-    def _journal_rows(self, name, rows=None):
-        """Before training writes rows of the array ``name`` in place: save
-        their values for the rollback (``rows=None``: every row)."""
-        journal = self.__dict__.get("_journal")
-        if journal is not None:
-            journal.save(name, rows)
-
-    def _restore(self, state):
-        if isinstance(state, RollbackState):
-            state.restore_into(self.__dict__, self._fitted_state_names())
-            return
-        for name in self._fitted_state_names():
-            del self.__dict__[name]
-        self.__dict__.update(state)
 
     # -------------------------------------------------------------- epochs
     def _split_validation(self, X, y_index, weights):
@@ -430,7 +383,7 @@ class BaseSoftmaxSGD(ClassifierMixin, BaseEstimator):
         return ""
 
     def _after_training(self):
-        """After the epochs of a call (e.g. the prediction tables)."""
+        """After the epochs of a call."""
 
     def _diverged(self, what, where):
         raise FloatingPointError(

@@ -456,6 +456,10 @@ class LSHSoftmaxClassifier(LogLinearArraysMixin, LogitAdjustmentMixin, BaseSoftm
             self._index = self._new_index(Stream.TRAIN_TABLES)
         if rebuild:
             self._finish_lazy_updates()
+            # The old tables and their vectors go first (a failed call gets
+            # them back from its rollback state), so they are not held
+            # together with the new ones.
+            self._index._release()
             built_before = self._index.build_inner_products_
             # _table_vectors() is a fresh array when it appends the intercept.
             try:

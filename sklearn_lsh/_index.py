@@ -13,10 +13,11 @@ from typing import NamedTuple
 import numpy as np
 import scipy.sparse as sp
 
-from ._arrays import csr_arrays, pair_scores, row_norms
+from ._arrays import csr_arrays, row_norms
 from ._inclusion import _pair_groups, log_inclusion_probability
 from ._kernels import _hashing, _retrieval
 from ._prior import log_prior_inclusion
+from ._table_build import bucket_directory, norm_range_maxima, pair_scores_with_bias, vector_block, vector_norms
 
 __all__ = ["LSHIndex", "UnionSample", "DrawSample"]
 
@@ -142,25 +143,7 @@ def _checked_scores(scores):
     return scores
 
 
-def _norm_range_maxima(norms, n_ranges):
-    """Per class, the largest norm of its norm range (M of the transform).
-
-    Classes are split into ``n_ranges`` ranges of (nearly) equal size by
-    norm; every class of a range uses that range's maximum norm. One range is
-    the plain transform of Neyshabur & Srebro (2015); several ranges are the
-    norm-ranging LSH of Yan et al. (2018). Ranges made only of zero vectors
-    use M = 1 (their transformed vectors are all ``e_{d+1}``).
-    """
-    n_classes = norms.shape[0]
-    n_ranges = min(n_ranges, n_classes)
-    order = np.argsort(norms, kind="stable")
-    bounds = np.linspace(0, n_classes, n_ranges + 1).round().astype(np.int64)
-    maxima = np.empty(n_classes, dtype=np.float64)
-    for lo, hi in zip(bounds[:-1], bounds[1:]):
-        members = order[lo:hi]
-        top = norms[members].max() if hi > lo else 0.0
-        maxima[members] = top if top > 0.0 else 1.0
-    return maxima
+_norm_range_maxima = norm_range_maxima  # (the name benchmarks/selection_rules.py imports)
 
 
 class LSHIndex:
@@ -356,41 +339,19 @@ class LSHIndex:
         return self._build()
 
     def _vector_block(self, lo, hi, columns=None):
-        """Rows ``lo:hi`` of the class vectors as float64 (the ``bias``
-        column appended), optionally only the columns ``columns`` (a slice)."""
-        block = self.vectors_[lo:hi]
-        bias = self.__dict__.get("_bias")
-        if bias is not None:
-            block = np.hstack([block, bias[lo:hi, None]])
-        if columns is not None:
-            block = block[:, columns]
-        return np.asarray(block, dtype=np.float64)
-
-    def _vector_norms(self, block):
-        """Euclidean norms of the class vectors (bias included), by blocks
-        of rows (the same values as over the whole matrix)."""
-        if self.__dict__.get("_bias") is None:
-            return row_norms(self.vectors_)
-        n_classes = self.vectors_.shape[0]
-        return np.concatenate([
-            row_norms(np.hstack([self.vectors_[lo:lo + block], self._bias[lo:lo + block, None]]))
-            for lo in range(0, n_classes, block)
-        ])  # fmt: skip
+        return vector_block(self.vectors_, self.__dict__.get("_bias"), lo, hi, columns)
 
     def _pair_scores(self, X, indptr, classes):
-        """``pair_scores`` against the class vectors (bias included): the
-        same float64 sums, in the same order, as over ``[W, bias]``."""
-        bias = self.__dict__.get("_bias")
-        if bias is None:
-            return pair_scores(X, self.vectors_, indptr, classes)
-        d = self.vectors_.shape[1]
-        head = X[:, :d] if sp.issparse(X) else np.ascontiguousarray(X[:, :d])
-        scores = pair_scores(head, self.vectors_, indptr, classes)
-        last = X[:, d].toarray().ravel() if sp.issparse(X) else X[:, d]
-        rows = np.repeat(np.arange(X.shape[0]), np.diff(indptr))
-        found = classes >= 0
-        scores[found] += np.asarray(last, dtype=np.float64)[rows[found]] * np.asarray(bias, dtype=np.float64)[classes[found]]
-        return scores
+        """``pair_scores`` against the class vectors (bias included)."""
+        return pair_scores_with_bias(X, self.vectors_, self.__dict__.get("_bias"), indptr, classes)
+
+    def _release(self):
+        """Drop the built arrays and vectors, keeping the parameters, seed
+        and counters (package-internal: before a rebuild replaces them, so
+        that the old and the new tables are not held together)."""
+        for name in ("vectors_", "_bias", "projections_", "class_scale_", "class_codes_", "members_", "table_ptr_",
+                     "bucket_keys_", "bucket_ptr_"):  # fmt: skip
+            self.__dict__.pop(name, None)
 
     def rebuild(self) -> "LSHIndex":
         """Rebuild the tables from ``vectors_`` with fresh random projections."""
@@ -407,44 +368,26 @@ class LSHIndex:
         else:  # (no key: 0)
             projections, self._projection_key = rng.standard_normal((n_features + 1, self.hash_cost)), 0
         block = max(1, (1 << 20) // max(1, self.hash_cost))
-        norms = self._vector_norms(block)
+        norms = vector_norms(self.vectors_, self.__dict__.get("_bias"), block)
         if not np.isfinite(norms).all():  # (build() checked its W; _build_shared's come from a model)
             raise FloatingPointError("The class vectors have non-finite or overflowing norms.")
-        class_scale = _norm_range_maxima(norms, self.n_norm_ranges)
+        class_scale = norm_range_maxima(norms, self.n_norm_ranges)
         extra = np.sqrt(np.maximum(0.0, 1.0 - (norms / class_scale) ** 2))
         del norms
-        # Bucket ids in the smallest unsigned type that holds them (ids of
-        # <= 16 bits get numpy's radix sort); the scan design keeps int64
-        # codes, which its kernel compares.
+        # Codes in the bucket ids' own type (the scan design keeps int64
+        # codes, which its kernel compares).
         small = np.min_scalar_type((1 << self.n_bits) - 1)
         code_dtype = np.int64 if self.table_design == "scan" else small
         codes = self._table_codes(self._hash_classes(projections, 1.0 / class_scale, extra, code_dtype))
         del extra
         if self.table_design == "scan":
             self.class_codes_ = codes  # (n_classes, n_tables), compared by Hamming distance
-        # Sort each table's bucket ids (stably, so the order is that of one
-        # sort of all the tables); a bucket starts wherever the sorted id
-        # changes. One table at a time: the sort buffers are O(n_classes).
-        members = np.empty(n_tables * n_classes, dtype=np.int32)
-        keys, starts_at, counts = [], [], np.empty(n_tables, dtype=np.int64)
-        for t in range(n_tables):
-            column = codes[:, t].astype(small)
-            order = np.argsort(column, kind="stable")
-            members[t * n_classes : (t + 1) * n_classes] = order
-            column = column[order]
-            del order
-            starts = np.ones(n_classes, dtype=bool)
-            starts[1:] = column[1:] != column[:-1]
-            keys.append(column[starts].astype(np.int64))
-            starts_at.append(np.flatnonzero(starts) + t * n_classes)
-            counts[t] = keys[-1].shape[0]
+        members, table_ptr, bucket_keys, bucket_ptr = bucket_directory(codes, self.n_bits)
         del codes
         self.projections_ = projections
         self.class_scale_ = class_scale
         self.members_ = members
-        self.table_ptr_ = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-        self.bucket_keys_ = np.concatenate(keys).astype(np.int64, copy=False)
-        self.bucket_ptr_ = np.concatenate([*starts_at, [n_tables * n_classes]]).astype(np.int64)
+        self.table_ptr_, self.bucket_keys_, self.bucket_ptr_ = table_ptr, bucket_keys, bucket_ptr
         self.n_builds_ += 1
         self.build_inner_products_ += n_classes * (self.hash_cost + 1)
         return self

@@ -28,7 +28,11 @@ import numpy as np
 
 from ._index import LSHIndex
 
-__all__ = ["RollbackState", "RowJournal", "copy_state"]
+__all__ = ["RollbackMixin", "RollbackState", "RowJournal", "TRANSIENT", "copy_state"]
+
+# Attributes that are neither parameters nor fitted state: the locks and the
+# rollback journal of the training call under way.
+TRANSIENT = frozenset({"_model_lock", "_cache_build_lock", "_journal"})
 
 
 def copy_state(value):
@@ -135,3 +139,52 @@ class RollbackState(dict):
         for name in names:
             del current[name]
         current.update(self)
+
+
+class RollbackMixin:
+    """The rollback of :class:`~sklearn_lsh._base.BaseSoftmaxSGD`'s training
+    calls: which attributes are fitted state, the state to restore, the
+    journal hook and the restore."""
+
+    #: row arrays (2-D) that training writes in place and the subclass
+    #: journals (``_journal_rows``) before every write; other arrays are
+    #: copied for the rollback of a failed call
+    _journalled_arrays: tuple = ()
+    #: arrays that training leaves as it found them (kept by reference)
+    _workspace_arrays: tuple = ()
+    #: caches rebuilt on demand from the model (dropped by a training call,
+    #: not pickled)
+    _cache_attributes: tuple = ()
+
+    def _fitted_state_names(self):
+        params = self._get_param_names()
+        return [name for name in self.__dict__ if name not in params and name not in TRANSIENT]
+
+    def _snapshot(self, protect=True) -> RollbackState:
+        """The fitted attributes (everything but the parameters) to restore
+        after a failed call: references, with caches as None; with
+        ``protect``, made safe from in-place training (see
+        :meth:`_protect`)."""
+        state = RollbackState({name: None if name in self._cache_attributes else self.__dict__[name]
+                               for name in self._fitted_state_names()})  # fmt: skip
+        return self._protect(state) if protect else state
+
+    def _protect(self, state):
+        """Copy the small arrays and lists of ``state`` that training writes
+        in place, journal its ``_journalled_arrays``."""
+        return state.protect(self.__dict__, self._journalled_arrays, self._workspace_arrays)
+
+    def _journal_rows(self, name, rows=None):
+        """Before training writes rows of the array ``name`` in place: save
+        their values for the rollback (``rows=None``: every row)."""
+        journal = self.__dict__.get("_journal")
+        if journal is not None:
+            journal.save(name, rows)
+
+    def _restore(self, state):
+        if isinstance(state, RollbackState):
+            state.restore_into(self.__dict__, self._fitted_state_names())
+            return
+        for name in self._fitted_state_names():
+            del self.__dict__[name]
+        self.__dict__.update(state)
