@@ -25,6 +25,7 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
+from sklearn import config_context, get_config
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
@@ -396,10 +397,13 @@ class BaseSoftmaxSGD(RollbackMixin, ClassifierMixin, BaseEstimator):
         dtype (float32 weights of 1e22 in the low-rank mode, where two
         factors grow together); prediction would then return NaN. Scoring
         the 64 training rows of largest norm as prediction does catches that
-        in training (and prediction itself refuses non-finite scores)."""
+        in training (and prediction itself refuses non-finite scores). The
+        rows are scored a few at a time (chunks of at most 64 MiB), so that
+        the check does not hold a (64, n_classes) block."""
         try:
-            for _ in self._score_chunks(Xb):
-                pass
+            with config_context(working_memory=min(64, get_config()["working_memory"])):
+                for _ in self._score_chunks(Xb):
+                    pass
         except FloatingPointError:
             self._diverged(f"The class scores overflow {self._model_dtype}", f"epoch {self.n_iter_}")
 

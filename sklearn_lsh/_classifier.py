@@ -545,8 +545,12 @@ class LSHSoftmaxClassifier(LogLinearArraysMixin, LogitAdjustmentMixin, BaseSoftm
                 scores += self.intercept_
             if offset is not None:
                 scores += offset.astype(scores.dtype)
-            _prediction.check_finite_scores(scores, np.abs(self._weights).max(), self.eta0)
+            _prediction.check_finite_scores(scores, self._largest_weight, self.eta0)
             yield rows, scores
+
+    def _largest_weight(self):
+        """``max |w|`` of the class rows, without a temporary of their size."""
+        return float(max(self._weights.max(), -self._weights.min()))
 
     def _has_retrieval(self):
         return True
@@ -566,7 +570,8 @@ class LSHSoftmaxClassifier(LogLinearArraysMixin, LogitAdjustmentMixin, BaseSoftm
             index = self.__dict__.get("_predict_index")
             if index is not None and index.vectors_ is self._weights and index.__dict__.get("_bias") is bias:
                 return index
-            if not (np.isfinite(self._weights).all() and (bias is None or np.isfinite(bias).all())):
+            # (max and min are NaN or infinite if any entry is; no temporary of the weights' size)
+            if not all(np.isfinite([a.max(), a.min()]).all() for a in (self._weights, bias) if a is not None):
                 raise ValueError("The class weights or intercepts are not finite; the hash tables cannot be built.")
             index = self._new_index(Stream.PREDICT_TABLES)._build_shared(self._weights, bias)
             self._predict_index = index
