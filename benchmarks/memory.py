@@ -268,7 +268,7 @@ def main22(args):
         f"Command: `{command_line()}`  \nMachine: {machine_description()}; 24 GiB, 2 cores shared with other "
         "jobs (the load average, sampled at the start and end of each series, is in the table).",
         f"Dense float32 input from `make_extreme_classification`, d = {args.d}, {n_rows:,} rows (the data: "
-        f"{rows and r['data_mb']:.1f} MiB, loaded before every measurement), C = {n_classes:,}, "
+        f"{r['data_mb']:.1f} MiB, loaded before every measurement), C = {n_classes:,}, "
         "`LSHSoftmaxClassifier(max_iter=1, random_state=0)` otherwise at its defaults (\"lsh\", 16 tables). "
         "One fresh process per row, after a warm-up that compiles the kernels; each call's peak resident "
         "memory (VmHWM, reset before the call) above the process's size just before it, in MiB and as a "
