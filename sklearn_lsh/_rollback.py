@@ -5,8 +5,10 @@ must leave the model exactly as it was. :class:`RollbackState` holds what
 is needed for that, and only that:
 
 - references to every value that training replaces rather than writes into
-  (an array assigned anew, an :class:`~sklearn_lsh.LSHIndex` whose rebuild
-  replaces its arrays, numbers, strings);
+  (an array assigned anew, numbers, strings), and the vectors, seed and
+  counters of an :class:`~sklearn_lsh.LSHIndex` (a rebuild replaces its
+  arrays): a restore builds its tables again, identical, so that a call
+  does not hold the old tables next to the new ones;
 - copies of the small arrays that training writes in place (intercepts,
   optimiser state, label counts: O(n_classes) or O(n_features) each) and of
   the lists it appends to;
@@ -29,6 +31,10 @@ import numpy as np
 from ._index import LSHIndex
 
 __all__ = ["RollbackMixin", "RollbackState", "RowJournal", "TRANSIENT", "copy_state"]
+
+# The arrays of a built LSHIndex that its build computes (besides its vectors).
+_TABLE_ARRAYS = ("projections_", "class_scale_", "class_codes_", "members_", "table_ptr_", "bucket_keys_",
+                 "bucket_ptr_", "_projection_key")  # fmt: skip
 
 # Attributes that are neither parameters nor fitted state: the locks and the
 # rollback journal of the training call under way.
@@ -117,6 +123,20 @@ class RollbackState(dict):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.journal = RowJournal()
+        self.rebuild = []  # names of indexes kept without their tables
+
+    def _index_without_tables(self, name, index):
+        """A clone of ``index`` holding its vectors, seed and counters but
+        not its tables, which a restore builds again (the same tables: build
+        ``b`` draws its projections from its seed and ``b``), so that a call
+        that rebuilds the index does not hold the old tables next to the new
+        ones."""
+        clone = copy_state(index)
+        if "members_" in vars(clone):
+            for key in _TABLE_ARRAYS:
+                vars(clone).pop(key, None)
+            self.rebuild.append(name)
+        return clone
 
     def protect(self, current, journalled=(), workspaces=()):
         """Make every saved value that is still the object in ``current``
@@ -128,6 +148,8 @@ class RollbackState(dict):
                 continue
             if name in journalled and isinstance(value, np.ndarray) and value.ndim == 2:
                 self.journal.track(name, value)
+            elif isinstance(value, LSHIndex):
+                self[name] = self._index_without_tables(name, value)
             else:
                 self[name] = copy_state(value)
         return self
@@ -136,6 +158,13 @@ class RollbackState(dict):
         """Write the journalled rows back, then replace the attributes
         ``names`` of ``current`` (a ``__dict__``) by the saved ones."""
         self.journal.restore()
+        for name in self.rebuild:
+            index = self[name]
+            builds, work = index.n_builds_, index.build_inner_products_
+            index.n_builds_ -= 1
+            index._build()
+            index.n_builds_, index.build_inner_products_ = builds, work
+        self.rebuild = []
         for name in names:
             del current[name]
         current.update(self)
