@@ -25,6 +25,7 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
+from sklearn import config_context, get_config
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
@@ -36,9 +37,9 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from . import _prediction
 from ._arrays import row_norms
 from ._concurrency import ModelLock
-from ._index import LSHIndex
 from ._parallel import numba_threads, training_threads
 from ._rng import Stream, generator
+from ._rollback import TRANSIENT, RollbackMixin
 from ._validation import check_dense_output, check_sample_weight, label_index, sample_class_weights, unique_labels
 
 __all__ = ["BaseSoftmaxSGD"]
@@ -58,20 +59,7 @@ def _reads_model(method):
     return locked
 
 
-def _copy_state(value):
-    """A copy of a fitted attribute that later training cannot change."""
-    if isinstance(value, np.ndarray):
-        return value.copy()
-    if isinstance(value, list):
-        return list(value)
-    if isinstance(value, LSHIndex):  # a rebuild replaces its arrays, never writes into them
-        clone = LSHIndex.__new__(LSHIndex)
-        clone.__dict__.update(value.__dict__)
-        return clone
-    return value
-
-
-class BaseSoftmaxSGD(ClassifierMixin, BaseEstimator):
+class BaseSoftmaxSGD(RollbackMixin, ClassifierMixin, BaseEstimator):
     """Base of the softmax classifiers trained by minibatch SGD (not public)."""
 
     _parameter_constraints: dict = {
@@ -94,6 +82,7 @@ class BaseSoftmaxSGD(ClassifierMixin, BaseEstimator):
     #: scores of ``_score_chunks`` are log-probabilities already
     _normalised_scores = False
 
+
     # ------------------------------------------------------------- threads
     def _lock(self) -> ModelLock:
         """The instance's :class:`ModelLock`, made on first use (not pickled)."""
@@ -103,9 +92,21 @@ class BaseSoftmaxSGD(ClassifierMixin, BaseEstimator):
                 lock = self.__dict__.setdefault("_model_lock", ModelLock())
         return lock
 
+    def _cache_lock(self) -> threading.Lock:
+        """The lock under which a prediction builds a cache (not pickled)."""
+        lock = self.__dict__.get("_cache_build_lock")
+        if lock is None:
+            with _LOCK_CREATION:
+                lock = self.__dict__.setdefault("_cache_build_lock", threading.Lock())
+        return lock
+
     def __getstate__(self):
         state = dict(super().__getstate__())
-        state.pop("_model_lock", None)
+        for name in TRANSIENT:
+            state.pop(name, None)
+        for name in self._cache_attributes:
+            if name in state:
+                state[name] = None
         return state
 
     def __sklearn_tags__(self):
@@ -164,10 +165,16 @@ class BaseSoftmaxSGD(ClassifierMixin, BaseEstimator):
         ``refit``: a :meth:`fit` call (classes from ``y``, reset unless
         ``warm_start``, ``tol`` and early stopping honoured). A failed call
         leaves the previous model intact, or no model at all: never a
-        half-trained (possibly non-finite) one."""
+        half-trained (possibly non-finite) one.
+
+        Everything is validated before the model is touched; the rollback
+        state then holds only what a failure could corrupt (see
+        :mod:`sklearn_lsh._rollback`): a fit that starts over keeps
+        references to the previous model, a call that trains the model in
+        place copies its small arrays and journals the rows it writes."""
         first_call = refit or not hasattr(self, "classes_")
         if refit:
-            state = self._snapshot()
+            state = self._snapshot(protect=False)  # references; fit protects them if it keeps the model
         else:
             classes = self._check_partial_fit_classes(classes, first_call)
         try:
@@ -175,7 +182,7 @@ class BaseSoftmaxSGD(ClassifierMixin, BaseEstimator):
                 self, X, y, accept_sparse="csr", dtype=[np.float64, np.float32], order="C", reset=first_call
             )
             if refit:
-                X, y_index, weights = self._prepare_fit(X, y, sample_weight)
+                X, y_index, weights = self._prepare_fit(X, y, sample_weight, state)
             else:
                 X, y_index, weights = self._prepare_partial_fit(X, y, classes, sample_weight, first_call)
                 state = None if first_call else self._snapshot()
@@ -183,6 +190,8 @@ class BaseSoftmaxSGD(ClassifierMixin, BaseEstimator):
             if refit or first_call:
                 self._restore(state if refit else {})
             raise
+        if state is not None:
+            self.__dict__["_journal"] = state.journal
         try:
             if not refit:
                 self._start_partial_fit(classes if first_call else self.classes_, X, first_call)
@@ -195,6 +204,8 @@ class BaseSoftmaxSGD(ClassifierMixin, BaseEstimator):
         except BaseException:
             self._restore({} if state is None else state)
             raise
+        finally:
+            self.__dict__.pop("_journal", None)
         return self
 
     def _check_partial_fit_classes(self, classes, first_call):
@@ -211,7 +222,7 @@ class BaseSoftmaxSGD(ClassifierMixin, BaseEstimator):
             )
         return classes
 
-    def _prepare_fit(self, X, y, sample_weight):
+    def _prepare_fit(self, X, y, sample_weight, state):
         classes = unique_labels(y, "y")
         check_classification_targets(y)
         if classes.shape[0] < 2:
@@ -230,8 +241,9 @@ class BaseSoftmaxSGD(ClassifierMixin, BaseEstimator):
                     "over."
                 )
             self._check_model_arrays()
+            self._protect(state)  # trained in place from here on
         else:
-            self._initialize(classes, X.shape[1], X.dtype)
+            self._initialize(classes, X.shape[1], X.dtype)  # new arrays: the previous ones stay as they are
         self.n_iter_ = 0
         self.loss_curve_ = []
         self.validation_scores_ = [] if self.early_stopping else None
@@ -282,22 +294,8 @@ class BaseSoftmaxSGD(ClassifierMixin, BaseEstimator):
         self._examples_seen = 0
         self._init_model(n_features, dtype, generator(self._seed, Stream.INIT))
 
-    # ------------------------------------------------------------ rollback
-    def _fitted_state_names(self):
-        params = self._get_param_names()
-        return [name for name in self.__dict__ if name not in params and name != "_model_lock"]
-
     def _has_model(self):
         return hasattr(self, "classes_")
-
-    def _snapshot(self):
-        """Copies of every fitted attribute (everything but the parameters)."""
-        return {name: _copy_state(self.__dict__[name]) for name in self._fitted_state_names()}
-
-    def _restore(self, state):
-        for name in self._fitted_state_names():
-            del self.__dict__[name]
-        self.__dict__.update(state)
 
     # -------------------------------------------------------------- epochs
     def _split_validation(self, X, y_index, weights):
@@ -386,7 +384,7 @@ class BaseSoftmaxSGD(ClassifierMixin, BaseEstimator):
         return ""
 
     def _after_training(self):
-        """After the epochs of a call (e.g. the prediction tables)."""
+        """After the epochs of a call."""
 
     def _diverged(self, what, where):
         raise FloatingPointError(
@@ -399,10 +397,13 @@ class BaseSoftmaxSGD(ClassifierMixin, BaseEstimator):
         dtype (float32 weights of 1e22 in the low-rank mode, where two
         factors grow together); prediction would then return NaN. Scoring
         the 64 training rows of largest norm as prediction does catches that
-        in training (and prediction itself refuses non-finite scores)."""
+        in training (and prediction itself refuses non-finite scores). The
+        rows are scored a few at a time (chunks of at most 64 MiB), so that
+        the check does not hold a (64, n_classes) block."""
         try:
-            for _ in self._score_chunks(Xb):
-                pass
+            with config_context(working_memory=min(64, get_config()["working_memory"])):
+                for _ in self._score_chunks(Xb):
+                    pass
         except FloatingPointError:
             self._diverged(f"The class scores overflow {self._model_dtype}", f"epoch {self.n_iter_}")
 

@@ -285,6 +285,18 @@ class LSHSoftmaxClassifier(LogLinearArraysMixin, LogitAdjustmentMixin, BaseSoftm
     """
 
 
+    # Rollback of a failed call (sklearn_lsh._rollback): the class rows and
+    # the embedding are journalled row by row as training writes them.
+    _journalled_arrays = ("_weights", "embedding_")
+    _workspace_arrays = ("_slot", "_embedding_slot")
+    _cache_attributes = ("_predict_index",)
+    # Not a parameter (an experiment of benchmarks/memory.py, issue 22): the
+    # training tables over the live weights by reference instead of a copy
+    # of [coef_, intercept_] at build time. Saves a copy of the class rows,
+    # but P_j then comes from the current weights between rebuilds (the
+    # approximation of method.md, "Rebuilds"), which moves results.
+    _training_tables_by_reference = False
+
     _parameter_constraints: dict = {
         **BaseSoftmaxSGD._parameter_constraints,
         # the registry's live set of training samplers (register_sampler adds to it)
@@ -381,7 +393,7 @@ class LSHSoftmaxClassifier(LogLinearArraysMixin, LogitAdjustmentMixin, BaseSoftm
         self._degenerate_index = False
         self._classes_scored = 0.0
         self._index = None
-
+        self._predict_index = None
 
     @property
     def mean_classes_scored_(self) -> float:
@@ -416,6 +428,7 @@ class LSHSoftmaxClassifier(LogLinearArraysMixin, LogitAdjustmentMixin, BaseSoftm
 
     @contextlib.contextmanager
     def _training_session(self, X):
+        self._predict_index = None  # tables over the weights being trained: built again on demand
         self._sampler = self._new_sampler(X)
         try:
             yield
@@ -425,15 +438,6 @@ class LSHSoftmaxClassifier(LogLinearArraysMixin, LogitAdjustmentMixin, BaseSoftm
     def _end_epoch(self):
         self._finish_lazy_updates()
 
-    def _after_training(self):
-        # Tables over the final weights for ``predict_topk(retrieval="lsh")``;
-        # separate from the training tables so that building them does not
-        # change the training's random projections.
-        try:
-            self._predict_index = self._new_index(Stream.PREDICT_TABLES).build(self._table_vectors())
-        except FloatingPointError:
-            self._diverged("The class weights overflow the hash transform", f"update {self.t_}")
-
     def _after_epoch(self, X, y_index, weights, refit):
         return f", classes scored/example {self.mean_classes_scored_:.1f}"
 
@@ -442,6 +446,9 @@ class LSHSoftmaxClassifier(LogLinearArraysMixin, LogitAdjustmentMixin, BaseSoftm
 
     def _finish_lazy_updates(self):
         eta0, alpha, adagrad = self._optimiser()
+        if alpha > 0.0:  # the decay writes every row that missed some (without it, only _last_step)
+            self._journal_rows("_weights")
+            self._journal_rows("embedding_")
         _sgd.catch_up_rows(self._weights, self._accumulator, self._last_step, self.t_, eta0, alpha, adagrad)
         if "embedding_" in self.__dict__:
             _sgd.catch_up_rows(self.embedding_, self._embedding_accumulator, self._embedding_last_step, self.t_,
@@ -471,10 +478,17 @@ class LSHSoftmaxClassifier(LogLinearArraysMixin, LogitAdjustmentMixin, BaseSoftm
             self._index = self._new_index(Stream.TRAIN_TABLES)
         if rebuild:
             self._finish_lazy_updates()
+            # The old tables and their vectors go first (a failed call gets
+            # them back from its rollback state), so they are not held
+            # together with the new ones.
+            self._index._release()
             built_before = self._index.build_inner_products_
             # _table_vectors() is a fresh array when it appends the intercept.
             try:
-                self._index.build(self._table_vectors(), copy=not self.fit_intercept)
+                if self._training_tables_by_reference:
+                    self._index._build_shared(self._weights, self.intercept_ if self.fit_intercept else None)
+                else:
+                    self._index.build(self._table_vectors(), copy=not self.fit_intercept)
             except FloatingPointError:
                 self._diverged("The class weights overflow the hash transform", f"update {self.t_}")
             self._inner_products += self._index.build_inner_products_ - built_before
@@ -499,6 +513,7 @@ class LSHSoftmaxClassifier(LogLinearArraysMixin, LogitAdjustmentMixin, BaseSoftm
             # also returns dL/dH, then the embedding rows of the batch's
             # features are updated from dL/dH.
             x_indptr, x_indices, x_data = csr_arrays(Xb)
+            self._journal_rows("embedding_", x_indices)  # the rows of the batch's features are written
             embedding_state = (self.embedding_, self._embedding_accumulator, self._embedding_last_step, self.t_,
                                eta0, alpha, adagrad)  # fmt: skip
             H = _embedding.hidden_rows(x_indptr, x_indices, x_data, *embedding_state)
@@ -524,6 +539,9 @@ class LSHSoftmaxClassifier(LogLinearArraysMixin, LogitAdjustmentMixin, BaseSoftm
         )  # fmt: skip
         self.n_empty_samples_ += candidates.n_empty
         eta0, alpha, adagrad = self._optimiser()
+        # The rows the step writes: the candidates' and the labels' (every
+        # row for the exact step).
+        self._journal_rows("_weights", None if candidates.complete else (candidates.classes, yb))
         layer = ClassLayer(self._weights, self.intercept_, self.fit_intercept, self._accumulator, self._last_step,
                            self._slot, self.t_, eta0, alpha, adagrad)  # fmt: skip
         return softmax_step(layer, Xb, yb, wb, candidates, self._logit_offset("train"), grad_x)
@@ -550,12 +568,38 @@ class LSHSoftmaxClassifier(LogLinearArraysMixin, LogitAdjustmentMixin, BaseSoftm
                 scores += self.intercept_
             if offset is not None:
                 scores += offset.astype(scores.dtype)
-            _prediction.check_finite_scores(scores, np.abs(self._weights).max(), self.eta0)
+            _prediction.check_finite_scores(scores, self._largest_weight, self.eta0)
             yield rows, scores
+
+    def _largest_weight(self):
+        """``max |w|`` of the class rows, without a temporary of their size."""
+        return float(max(self._weights.max(), -self._weights.min()))
 
     def _has_retrieval(self):
         return True
 
+    def _prediction_index(self):
+        """Tables over the current weights for ``predict_topk(retrieval="lsh")``,
+        built on first use and kept until training changes the weights (or
+        they are replaced). Separate from the training tables (their own
+        random stream), so building them changes no training result. They
+        hold ``[_weights, intercept_]`` by reference, not a copy: the
+        model's class rows are kept once."""
+        bias = self.intercept_ if self.fit_intercept else None
+        index = self.__dict__.get("_predict_index")
+        if index is not None and index.vectors_ is self._weights and index.__dict__.get("_bias") is bias:
+            return index
+        with self._cache_lock():
+            index = self.__dict__.get("_predict_index")
+            if index is not None and index.vectors_ is self._weights and index.__dict__.get("_bias") is bias:
+                return index
+            # (max and min are NaN or infinite if any entry is; no temporary of the weights' size)
+            if not all(np.isfinite([a.max(), a.min()]).all() for a in (self._weights, bias) if a is not None):
+                raise ValueError("The class weights or intercepts are not finite; the hash tables cannot be built.")
+            index = self._new_index(Stream.PREDICT_TABLES)._build_shared(self._weights, bias)
+            self._predict_index = index
+        return index
+
     def _topk_retrieved(self, X, k, top, proba):
-        return _prediction.topk_lsh(self._predict_index, self._hidden(X), self.fit_intercept,
+        return _prediction.topk_lsh(self._prediction_index(), self._hidden(X), self.fit_intercept,
                                     self._logit_offset("predict"), k, top, proba)  # fmt: skip

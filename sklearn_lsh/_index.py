@@ -13,10 +13,11 @@ from typing import NamedTuple
 import numpy as np
 import scipy.sparse as sp
 
-from ._arrays import csr_arrays, pair_scores, row_norms
+from ._arrays import csr_arrays, row_norms
 from ._inclusion import _pair_groups, log_inclusion_probability
 from ._kernels import _hashing, _retrieval
 from ._prior import log_prior_inclusion
+from ._table_build import bucket_directory, norm_range_maxima, pair_scores_with_bias, vector_block, vector_norms
 
 __all__ = ["LSHIndex", "UnionSample", "DrawSample"]
 
@@ -142,25 +143,7 @@ def _checked_scores(scores):
     return scores
 
 
-def _norm_range_maxima(norms, n_ranges):
-    """Per class, the largest norm of its norm range (M of the transform).
-
-    Classes are split into ``n_ranges`` ranges of (nearly) equal size by
-    norm; every class of a range uses that range's maximum norm. One range is
-    the plain transform of Neyshabur & Srebro (2015); several ranges are the
-    norm-ranging LSH of Yan et al. (2018). Ranges made only of zero vectors
-    use M = 1 (their transformed vectors are all ``e_{d+1}``).
-    """
-    n_classes = norms.shape[0]
-    n_ranges = min(n_ranges, n_classes)
-    order = np.argsort(norms, kind="stable")
-    bounds = np.linspace(0, n_classes, n_ranges + 1).round().astype(np.int64)
-    maxima = np.empty(n_classes, dtype=np.float64)
-    for lo, hi in zip(bounds[:-1], bounds[1:]):
-        members = order[lo:hi]
-        top = norms[members].max() if hi > lo else 0.0
-        maxima[members] = top if top > 0.0 else 1.0
-    return maxima
+_norm_range_maxima = norm_range_maxima  # (the name benchmarks/selection_rules.py imports)
 
 
 class LSHIndex:
@@ -334,7 +317,41 @@ class LSHIndex:
         if W.shape[0] >= 2**31:
             raise ValueError(f"W has {W.shape[0]} rows; at most 2**31 - 1 classes are supported.")
         self.vectors_ = W.copy() if copy else W
+        self.__dict__.pop("_bias", None)
         return self._build()
+
+    def _build_shared(self, W, bias) -> "LSHIndex":
+        """:meth:`build` over ``[W, bias]`` without forming that matrix:
+        the index keeps references to ``W`` (C-contiguous, finite) and
+        ``bias`` (shape ``(n_classes,)``, or None for ``W`` alone), and its
+        tables, probabilities and scores are bit-identical to those of
+        ``build(np.hstack([W, bias[:, None]]))``. Package-internal: a
+        classifier's prediction tables over its own weights, which the
+        classifier drops whenever the weights change. The queries carry the
+        ``bias`` coordinate as their last column."""
+        if W.shape[0] >= 2**31:
+            raise ValueError(f"W has {W.shape[0]} rows; at most 2**31 - 1 classes are supported.")
+        self.vectors_ = W
+        if bias is None:
+            self.__dict__.pop("_bias", None)
+        else:
+            self._bias = bias
+        return self._build()
+
+    def _vector_block(self, lo, hi, columns=None, dtype=np.float64):
+        return vector_block(self.vectors_, self.__dict__.get("_bias"), lo, hi, columns, dtype)
+
+    def _pair_scores(self, X, indptr, classes):
+        """``pair_scores`` against the class vectors (bias included)."""
+        return pair_scores_with_bias(X, self.vectors_, self.__dict__.get("_bias"), indptr, classes)
+
+    def _release(self):
+        """Drop the built arrays and vectors, keeping the parameters, seed
+        and counters (package-internal: before a rebuild replaces them, so
+        that the old and the new tables are not held together)."""
+        for name in ("vectors_", "_bias", "projections_", "class_scale_", "class_codes_", "members_", "table_ptr_",
+                     "bucket_keys_", "bucket_ptr_"):  # fmt: skip
+            self.__dict__.pop(name, None)
 
     def rebuild(self) -> "LSHIndex":
         """Rebuild the tables from ``vectors_`` with fresh random projections."""
@@ -342,8 +359,7 @@ class LSHIndex:
         return self._build()
 
     def _build(self):
-        W = self.vectors_
-        n_classes, n_features = W.shape
+        n_classes, n_features = self.vectors_.shape[0], self._vector_width()
         n_tables = self.n_tables
         rng = np.random.default_rng([self.seed, self.n_builds_])
         if (n_features + 1) * self.hash_cost * 8 > GENERATED_PROJECTIONS_ABOVE:
@@ -351,63 +367,64 @@ class LSHIndex:
             projections, self._projection_key = None, int(rng.integers(2**63))
         else:  # (no key: 0)
             projections, self._projection_key = rng.standard_normal((n_features + 1, self.hash_cost)), 0
-        norms = row_norms(W)
-        class_scale = _norm_range_maxima(norms, self.n_norm_ranges)
+        block = max(1, (1 << 20) // max(1, self.hash_cost))
+        norms = vector_norms(self.vectors_, self.__dict__.get("_bias"), block)
+        if not np.isfinite(norms).all():  # (build() checked its W; _build_shared's come from a model)
+            raise FloatingPointError("The class vectors have non-finite or overflowing norms.")
+        class_scale = norm_range_maxima(norms, self.n_norm_ranges)
         extra = np.sqrt(np.maximum(0.0, 1.0 - (norms / class_scale) ** 2))
-        codes = self._table_codes(self._hash_classes(W, projections, 1.0 / class_scale, extra))
+        del norms
+        # Codes in the bucket ids' own type (the scan design keeps int64
+        # codes, which its kernel compares).
+        small = np.min_scalar_type((1 << self.n_bits) - 1)
+        code_dtype = np.int64 if self.table_design == "scan" else small
+        codes = self._table_codes(self._hash_classes(projections, 1.0 / class_scale, extra, code_dtype))
+        del extra
         if self.table_design == "scan":
             self.class_codes_ = codes  # (n_classes, n_tables), compared by Hamming distance
-        # Sort every table's bucket ids at once (table-major, in the smallest
-        # unsigned type that holds them: ids of <= 16 bits get numpy's radix
-        # sort); a bucket starts wherever the sorted id changes.
-        codes = np.ascontiguousarray(codes.T).astype(np.min_scalar_type((1 << self.n_bits) - 1))
-        order = np.argsort(codes, axis=1, kind="stable")
-        sorted_codes = np.take_along_axis(codes, order, axis=1)  # (n_tables, n_classes)
-        starts = np.ones((n_tables, n_classes), dtype=bool)
-        starts[:, 1:] = sorted_codes[:, 1:] != sorted_codes[:, :-1]
-        members = order.astype(np.int32).ravel()
+        members, table_ptr, bucket_keys, bucket_ptr = bucket_directory(codes, self.n_bits)
+        del codes
         self.projections_ = projections
         self.class_scale_ = class_scale
         self.members_ = members
-        self.table_ptr_ = np.concatenate([[0], np.cumsum(starts.sum(axis=1))]).astype(np.int64)
-        self.bucket_keys_ = sorted_codes[starts].astype(np.int64, copy=False)
-        self.bucket_ptr_ = np.concatenate([np.flatnonzero(starts.ravel()), [n_tables * n_classes]]).astype(np.int64)
+        self.table_ptr_, self.bucket_keys_, self.bucket_ptr_ = table_ptr, bucket_keys, bucket_ptr
         self.n_builds_ += 1
         self.build_inner_products_ += n_classes * (self.hash_cost + 1)
         return self
 
-    def _hash_classes(self, W, projections, scale, extra):
-        """Group codes of the transformed class vectors: one BLAS product per
-        block of rows (bounded memory), then the signs packed."""
-        n_features = W.shape[1]
+    def _hash_classes(self, projections, scale, extra, dtype):
+        """Group codes of the transformed class vectors, in ``dtype``: one
+        BLAS product per block of rows (bounded memory), then the signs
+        packed."""
+        n_classes, n_features = self.vectors_.shape[0], self._vector_width()
         if projections is None:
-            return self._hash_classes_generated(W, scale, extra)
-        codes = np.empty((W.shape[0], self._n_groups), dtype=np.int64)
+            return self._hash_classes_generated(scale, extra).astype(dtype)
+        codes = np.empty((n_classes, self._n_groups), dtype=dtype)
         # Blocks of about 2**20 products stay in cache; the product runs in
-        # BLAS in W's dtype (float32 class vectors against float32 copies of
-        # the projections: twice the speed of float64, and no cast of W).
+        # BLAS in the vectors' dtype (float32 class vectors against float32
+        # copies of the projections: twice the speed of float64).
         block = max(1, (1 << 20) // max(1, projections.shape[1]))
-        dtype = np.float32 if W.dtype == np.float32 else np.float64
-        matrix = projections[:n_features].astype(dtype, copy=False)
-        for lo in range(0, W.shape[0], block):
-            hi = min(lo + block, W.shape[0])
-            products = np.asarray(W[lo:hi], dtype=dtype) @ matrix
+        work = np.float32 if self.vectors_.dtype == np.float32 else np.float64
+        matrix = projections[:n_features].astype(work, copy=False)
+        for lo in range(0, n_classes, block):
+            hi = min(lo + block, n_classes)
+            products = self._vector_block(lo, hi, dtype=work) @ matrix
             codes[lo:hi] = _hashing.pack_signs(
                 products, scale[lo:hi], extra[lo:hi], projections[n_features], self._group_bits, self._n_groups
-            )
+            ).astype(dtype)
         return codes
 
-    def _hash_classes_generated(self, W, scale, extra):
+    def _hash_classes_generated(self, scale, extra):
         """:meth:`_hash_classes` with generated projections: blocks of about
         2**20 projection entries are generated and multiplied in turn, so
         memory does not grow with the number of features."""
-        n_classes, n_features = W.shape
+        n_classes, n_features = self.vectors_.shape[0], self._vector_width()
         key, n_proj = np.uint64(self._projection_key), self.hash_cost
         products = np.zeros((n_classes, n_proj))
         block = max(1, (1 << 20) // n_proj)
         for lo in range(0, n_features, block):
             hi = min(lo + block, n_features)
-            products += np.asarray(W[:, lo:hi], dtype=np.float64) @ _hashing.gaussian_rows(key, lo, hi, n_proj)
+            products += self._vector_block(0, n_classes, slice(lo, hi)) @ _hashing.gaussian_rows(key, lo, hi, n_proj)
         last = _hashing.gaussian_rows(key, n_features, n_features + 1, n_proj)[0]
         return _hashing.pack_signs(products, scale, extra, last, self._group_bits, self._n_groups)
 
@@ -442,7 +459,10 @@ class LSHIndex:
     @property
     def n_features(self) -> int:
         self._check_built()
-        return self.vectors_.shape[1]
+        return self._vector_width()
+
+    def _vector_width(self):
+        return self.vectors_.shape[1] + (self.__dict__.get("_bias") is not None)
 
     def _check_built(self):
         if not hasattr(self, "members_"):
@@ -519,7 +539,7 @@ class LSHIndex:
         union form for any (query, class) pairs, retrieved or not: query
         ``i`` with ``classes[indptr[i]:indptr[i + 1]]``. Returns ``(scores,
         log_p, n_floored)``."""
-        scores = _checked_scores(pair_scores(X, self.vectors_, indptr, classes))
+        scores = _checked_scores(self._pair_scores(X, indptr, classes))
         norms = np.repeat(row_norms(X), np.diff(indptr))
         log_p = log_inclusion_probability(
             self._cosines(scores, classes, norms), self.n_bits, self.n_tables, self.table_design, self.probe_radius
@@ -600,7 +620,7 @@ class LSHIndex:
         )
         flat = classes.ravel()
         indptr = np.arange(0, n * n_draws + 1, n_draws, dtype=np.int64)
-        scores = _checked_scores(pair_scores(X, self.vectors_, indptr, flat)).reshape(n, n_draws)
+        scores = _checked_scores(self._pair_scores(X, indptr, flat)).reshape(n, n_draws)
         norms = np.repeat(row_norms(X)[:, None], n_draws, axis=1)
         log_p = log_inclusion_probability(
             self._cosines(scores, np.maximum(classes, 0), norms), self.n_bits, probes

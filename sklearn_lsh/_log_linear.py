@@ -14,6 +14,20 @@ from ._validation import check_allocation
 __all__ = ["LogLinearArraysMixin"]
 
 
+def _scaled_normal(init, shape, scale, dtype):
+    """``(init.standard_normal(shape) * scale).astype(dtype)``, drawn in
+    blocks of rows: the same values and the same generator state after,
+    without a float64 array of the whole shape (twice the weights' size in
+    float32)."""
+    out = np.empty(shape, dtype=dtype)
+    block = np.empty((max(1, (1 << 17) // max(1, shape[1])), shape[1]))
+    for lo in range(0, shape[0], block.shape[0]):
+        part = block[: min(block.shape[0], shape[0] - lo)]
+        init.standard_normal(out=part)
+        out[lo : lo + part.shape[0]] = part * scale
+    return out
+
+
 class LogLinearArraysMixin:
     """Model arrays of :class:`~sklearn_lsh.LSHSoftmaxClassifier`.
 
@@ -145,10 +159,10 @@ class LogLinearArraysMixin:
         n_weights = n_classes * width + (0 if self.n_components is None else n_features * self.n_components)
         check_allocation(
             f"The model's weights ({n_classes} classes, {n_features} features)",
-            3 * n_weights * 8,  # the weights, their float64 draw and a prediction table over them
+            3 * n_weights * 8,  # the weights, the training tables' copy of them, the tables
             "Use the low-rank mode (n_components) for wide inputs, or fewer features (e.g. feature hashing).",
         )
-        self._weights = (init.standard_normal((n_classes, width)) * (0.01 / np.sqrt(width))).astype(dtype)
+        self._weights = _scaled_normal(init, (n_classes, width), 0.01 / np.sqrt(width), dtype)
         self.intercept_ = np.zeros(n_classes, dtype=dtype)
         for name in ("embedding_", "_embedding_accumulator", "_embedding_last_step", "_embedding_slot"):
             self.__dict__.pop(name, None)
@@ -156,7 +170,7 @@ class LogLinearArraysMixin:
             # A Gaussian random projection to start from (x @ E keeps the
             # geometry of x in expectation), learned from there on.
             scale = 1.0 / np.sqrt(self.n_components)
-            self.embedding_ = (init.standard_normal((n_features, self.n_components)) * scale).astype(dtype)
+            self.embedding_ = _scaled_normal(init, (n_features, self.n_components), scale, dtype)
             self._embedding_accumulator = np.zeros(n_features, dtype=np.float64)
             self._embedding_last_step = np.zeros(n_features, dtype=np.int64)
             self._embedding_slot = np.full(n_features, -1, dtype=np.int64)

@@ -11,12 +11,13 @@ classes (a fixed list, looked up by name), NumPy arrays and scalars,
 file can name a function to call, so loading a file runs no code from it.
 
 Hash tables are not stored: an :class:`~sklearn_lsh.LSHIndex` is saved as
-its parameters, seed, build count and the class vectors of its last build
-(for a classifier's prediction tables, a reference to the model's own
-weights), and rebuilt on load with the same random projections. A digest
-of the tables checks that the rebuild reproduced them. The training tables
-of :class:`~sklearn_lsh.LSHSoftmaxClassifier` hold stale copies of the
-weights; they are dropped, and the next ``partial_fit`` builds fresh ones.
+its parameters, seed, build count and the class vectors of its last build,
+and rebuilt on load with the same random projections. A digest of the
+tables checks that the rebuild reproduced them. A classifier's prediction
+tables are a cache over its weights, built again from their seed on first
+use; the training tables of :class:`~sklearn_lsh.LSHSoftmaxClassifier`
+hold stale copies of the weights; both are dropped, and the next
+``partial_fit`` builds fresh training tables.
 
 The end of the module serves the command line: reading a model file that
 may be a pickle, and output files checked before any work and written
@@ -65,8 +66,9 @@ MODEL_CLASSES = {
 }
 
 # Fitted attributes not stored, with the value they get on load: the
-# training tables (stale weights; the next partial_fit rebuilds them).
-_DROPPED = {"LSHSoftmaxClassifier": {"_index": None}}
+# training tables (stale weights; the next partial_fit rebuilds them) and
+# the prediction tables (a cache, rebuilt from their seed on first use).
+_DROPPED = {"LSHSoftmaxClassifier": {"_index": None, "_predict_index": None}}
 
 # The counters of an LSHIndex besides its constructor's parameters.
 _INDEX_COUNTERS = ("n_builds_", "build_inner_products_", "_n_draw_calls")
@@ -162,7 +164,7 @@ def _tables_digest(index):
     digest = hashlib.sha256()
     for name in sorted(vars(index)):
         value = vars(index)[name]
-        if name != "vectors_" and isinstance(value, np.ndarray):
+        if name not in ("vectors_", "_bias") and isinstance(value, np.ndarray):
             digest.update(name.encode())
             digest.update(np.ascontiguousarray(value).tobytes())
     return digest.hexdigest()
@@ -268,7 +270,8 @@ class _Decoder:
         est._validate_params()
         _check_fitted_arrays(est)
         for key, state in node["indexes"].items():
-            setattr(est, key, self.index(state, est))
+            if key not in _DROPPED.get(name, {}):  # (earlier files kept the prediction tables: ignored)
+                setattr(est, key, self.index(state, est))
         return est
 
 

@@ -51,13 +51,17 @@ def chunk_rows(n_rows: int, row_bytes: int):
     return gen_batches(n_rows, get_chunk_n_rows(row_bytes=row_bytes, max_n_rows=n_rows))
 
 
-def check_finite_scores(scores: np.ndarray, largest_weight: float, eta0) -> None:
+def check_finite_scores(scores: np.ndarray, largest_weight, eta0) -> None:
     """Refuse scores that overflow with the cause and the fix: non-finite
     ones, and those beyond half the dtype's range, whose differences (the
-    log-probabilities) would overflow to -inf."""
+    log-probabilities) would overflow to -inf. ``largest_weight``, for the
+    message: a number, or a function computing it (called only to raise,
+    so that a chunk does not cost a pass over the weights)."""
     limit = np.finfo(scores.dtype).max / 2
     # max and min rather than abs: no temporary of the chunk's size
     if not (np.isfinite(scores).all() and scores.max(initial=0.0) <= limit and scores.min(initial=0.0) >= -limit):
+        if callable(largest_weight):
+            largest_weight = largest_weight()
         raise FloatingPointError(
             f"Class scores overflow {scores.dtype} (largest |weight| {largest_weight:.3g}): the model diverged "
             "in training or these inputs are too large for it. Refit with a lower eta0 (now "

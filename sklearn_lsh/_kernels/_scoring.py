@@ -4,12 +4,13 @@ import numba
 import numpy as np
 
 from ._prefetch import PREFETCH_DISTANCE, prefetch_row
+from ._sgd import dense_dot
 from ._random import gumbel, seed_stream
 
 EULER_GAMMA = 0.5772156649015329
 
 
-@numba.njit(cache=True, parallel=True, fastmath={"reassoc", "contract", "nsz"})
+@numba.njit(cache=True, parallel=True)
 def pair_scores_dense(X, W, indptr, classes):
     """``scores[p] = X[i] . W[classes[p]]`` for ``indptr[i] <= p < indptr[i+1]``.
 
@@ -27,14 +28,11 @@ def pair_scores_dense(X, W, indptr, classes):
             j = classes[p]
             if j < 0:
                 continue
-            acc = 0.0
-            for k in range(n_features):
-                acc += np.float64(X[i, k]) * np.float64(W[j, k])
-            scores[p] = acc
+            scores[p] = dense_dot(X, i, W, j)
     return scores
 
 
-@numba.njit(cache=True, parallel=True, fastmath={"reassoc", "contract", "nsz"})
+@numba.njit(cache=True, parallel=True)
 def pair_scores_csr(x_indptr, x_indices, x_data, W, indptr, classes):
     """As :func:`pair_scores_dense` for CSR queries (x_indptr, x_indices, x_data)."""
     n_queries = x_indptr.shape[0] - 1

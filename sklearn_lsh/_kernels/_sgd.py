@@ -75,27 +75,45 @@ def catch_up_rows(W, accumulator, last_step, step, eta0, alpha, adagrad):
         _catch_up(W, accumulator, last_step, j, step, eta0, alpha, adagrad)
 
 
-# Reassociation and fused multiply-add only: the kernels keep IEEE
-# semantics for inf and NaN (a masked logit is -inf), and a row's sums run
-# in a fixed order on whichever thread owns the row, so results do not
-# depend on the number of threads.
-FASTMATH = {"reassoc", "contract", "nsz"}
+# No fastmath: numba does not give the same code for a fastmath function
+# compiled fresh and loaded from its cache (measured: the loss of a fit
+# differed between a first and a second run), so sums that should run as
+# SIMD are written with four independent accumulators, which LLVM
+# vectorises without reassociation; the order of every sum is then fixed
+# by the source, whatever the build, and a row's sums run on one thread,
+# so results do not depend on the number of threads either.
 
 
-@numba.njit(cache=True, inline="always", fastmath=FASTMATH)
+@numba.njit(cache=True, inline="always")
+def dense_dot(a, i, b, j):
+    """``a[i] . b[j]`` in float64, four accumulators (a fixed order)."""
+    n = a.shape[1]
+    s0 = s1 = s2 = s3 = 0.0
+    f = 0
+    while f + 4 <= n:
+        s0 += np.float64(a[i, f]) * np.float64(b[j, f])
+        s1 += np.float64(a[i, f + 1]) * np.float64(b[j, f + 1])
+        s2 += np.float64(a[i, f + 2]) * np.float64(b[j, f + 2])
+        s3 += np.float64(a[i, f + 3]) * np.float64(b[j, f + 3])
+        f += 4
+    while f < n:
+        s0 += np.float64(a[i, f]) * np.float64(b[j, f])
+        f += 1
+    return (s0 + s1) + (s2 + s3)
+
+
+@numba.njit(cache=True, inline="always")
 def _row_dot(W, j, dense, x_dense, i, x_indices, x_data, x_lo, x_hi):
     """``W[j] . x_i`` (float64 sum) for a dense row ``x_dense[i]`` or the CSR slice."""
-    acc = 0.0
     if dense:
-        for f in range(W.shape[1]):
-            acc += np.float64(W[j, f]) * np.float64(x_dense[i, f])
-        return acc
+        return dense_dot(x_dense, i, W, j)
+    acc = 0.0
     for p in range(x_lo, x_hi):
         acc += np.float64(W[j, x_indices[p]]) * np.float64(x_data[p])
     return acc
 
 
-@numba.njit(cache=True, parallel=True, fastmath=FASTMATH)
+@numba.njit(cache=True, parallel=True)
 def sampled_softmax_step(
     x_dense, x_indptr, x_indices, x_data, y, sample_weight,
     cand_indptr, cand_classes, cand_log_weight,
@@ -255,7 +273,25 @@ def sampled_softmax_step(
     return total_loss
 
 
-@numba.njit(cache=True, parallel=True, fastmath=FASTMATH)
+@numba.njit(cache=True, inline="always")
+def _row_sum(a, i):
+    """``a[i].sum()`` in float64, four accumulators (a fixed order)."""
+    n = a.shape[1]
+    s0 = s1 = s2 = s3 = 0.0
+    f = 0
+    while f + 4 <= n:
+        s0 += a[i, f]
+        s1 += a[i, f + 1]
+        s2 += a[i, f + 2]
+        s3 += a[i, f + 3]
+        f += 4
+    while f < n:
+        s0 += a[i, f]
+        f += 1
+    return (s0 + s1) + (s2 + s3)
+
+
+@numba.njit(cache=True, parallel=True)
 def softmax_coefficients(scores, y, sample_weight):
     """The full softmax's gradient coefficients, in place, and the loss.
 
@@ -272,11 +308,9 @@ def softmax_coefficients(scores, y, sample_weight):
         for j in range(1, n_classes):
             top = max(top, scores[i, j])
         s_y = scores[i, y[i]]
-        total = 0.0
         for j in range(n_classes):
-            e = np.exp(scores[i, j] - top)
-            scores[i, j] = e
-            total += e
+            scores[i, j] = np.exp(scores[i, j] - top)
+        total = _row_sum(scores, i)
         row_loss[i] = sample_weight[i] * (np.log(total) + (top - s_y))
         scale = sample_weight[i] / total
         for j in range(n_classes):
@@ -327,7 +361,7 @@ def rows_step_apply(W, intercept, fit_intercept, accumulator, last_step, step, e
         last_step[j] = step + 1
 
 
-@numba.njit(cache=True, parallel=True, fastmath=FASTMATH)
+@numba.njit(cache=True, parallel=True)
 def shared_softmax_coefficients(logits, label_scores, label_column, sample_weight, label_coef):
     """Gradient coefficients of a step whose rows share one candidate set.
 
@@ -349,11 +383,9 @@ def shared_softmax_coefficients(logits, label_scores, label_column, sample_weigh
         top = s_y
         for k in range(n_cands):
             top = max(top, logits[i, k])
-        total = np.exp(s_y - top)
         for k in range(n_cands):
-            e = np.exp(logits[i, k] - top)
-            logits[i, k] = e
-            total += e
+            logits[i, k] = np.exp(logits[i, k] - top)
+        total = np.exp(s_y - top) + _row_sum(logits, i)
         log_z = top + np.log(total)
         weight = sample_weight[i]
         row_loss[i] = weight * (log_z - s_y)
