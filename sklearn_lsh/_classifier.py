@@ -11,7 +11,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import check_is_fitted
 
-from . import _prediction
+from . import _ann, _prediction
 from ._arrays import add_ones_column, csr_arrays
 from ._base import BaseSoftmaxSGD
 from ._log_linear import LogLinearArraysMixin
@@ -533,6 +533,8 @@ class LSHSoftmaxClassifier(LogLinearArraysMixin, LogitAdjustmentMixin, BaseSoftm
     def _has_retrieval(self):
         return True
 
-    def _topk_retrieved(self, X, k, top, proba):
+    def _topk_retrieved(self, X, k, top, proba, retrieval="lsh", n_candidates=None):
+        if retrieval == "hnsw":
+            return _ann.topk_hnsw(self, X, k, top, proba, n_candidates)
         return _prediction.topk_lsh(self._predict_index, self._hidden(X), self.fit_intercept,
                                     self._logit_offset("predict"), k, top, proba)  # fmt: skip
