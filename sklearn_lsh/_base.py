@@ -543,7 +543,7 @@ class BaseSoftmaxSGD(ClassifierMixin, BaseEstimator):
             not pickled or saved. The probabilities are ``exp(s_j) /
             Z_hat(x)`` with ``Z_hat`` the candidates' exact terms plus an
             unbiased estimate of the other classes' from ``n_candidates``
-            uniform draws (docs/prediction.md).
+            uniform draws (docs/classifier.md).
         n_candidates : int >= k or None, default=None
             ``retrieval="hnsw"`` only: classes the graph search returns per
             row (hnswlib's ``ef``), all rescored exactly. More is slower

@@ -53,7 +53,8 @@ class LSHSoftmaxClassifier(LogLinearArraysMixin, LogitAdjustmentMixin, BaseSoftm
     writes only the true class and the retrieved ones, so training costs
     ``O(|S| x nnz)`` per example instead of ``O(C x nnz)``. Predictions are exact by
     default; :meth:`predict_topk` can also retrieve candidates from the
-    tables and rescore them exactly (sublinear in C).
+    tables, or from an HNSW graph over the class vectors (``retrieval="hnsw"``,
+    optional dependency hnswlib), and rescore them exactly (sublinear in C).
 
     Parameters
     ----------
@@ -263,6 +264,12 @@ class LSHSoftmaxClassifier(LogLinearArraysMixin, LogitAdjustmentMixin, BaseSoftm
     >>> labels, proba = clf.predict_topk(X[:2], k=3)
     >>> labels.shape, proba.shape
     ((2, 3), (2, 3))
+
+    Approximate top-k from an HNSW graph (``pip install "sklearn-lsh[ann]"``):
+
+    >>> approx, _ = clf.predict_topk(X[:2], k=3, retrieval="hnsw", n_candidates=5)
+    >>> bool((approx[:, 0] == labels[:, 0]).all())
+    True
 
     The low-rank mode for sparse, wide inputs:
 
