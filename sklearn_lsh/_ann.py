@@ -137,6 +137,7 @@ class GraphIndex:
             "Use retrieval='exact' or 'lsh', or the low-rank mode (n_components) for wide inputs.",
         )
         self.dim = dim
+        self._lock = threading.Lock()
         self.graph = hnswlib.Index(space="ip", dim=dim)
         self.graph.init_index(max_elements=n_classes, M=M, ef_construction=ef_construction, random_seed=seed % 2**31)
         self.graph.set_num_threads(1)
@@ -145,9 +146,9 @@ class GraphIndex:
     def search(self, Q: np.ndarray, n_candidates: int, n_jobs) -> np.ndarray:
         """The ``n_candidates`` classes of largest inner product with each
         row of ``Q`` (float32, ``dim`` columns) the graph finds, int64."""
-        self.graph.set_ef(max(n_candidates, 10))
-        self.graph.set_num_threads(_n_threads(n_jobs))
-        labels, _ = self.graph.knn_query(Q, k=n_candidates)
+        with self._lock:  # ef is the graph's state: one search at a time
+            self.graph.set_ef(max(n_candidates, 10))
+            labels, _ = self.graph.knn_query(Q, k=n_candidates, num_threads=_n_threads(n_jobs))
         return labels.astype(np.int64, copy=False)
 
     def __getstate__(self):
@@ -196,6 +197,7 @@ def topk_hnsw(est, X, k, top, proba, n_candidates) -> np.ndarray:
 
     n_classes = est.classes_.shape[0]
     n_candidates = check_n_candidates(n_candidates, k, n_classes)
+    import_hnswlib()  # the same error whatever the arguments
     if n_candidates >= n_classes:  # the graph would return every class: score them all
         return np.arange(X.shape[0])
     offset = est._logit_offset("predict")

@@ -215,3 +215,18 @@ def test_variants(variant):
     if variant == "sparse":
         dense = clf.predict_topk(sp.csr_matrix(X[:400]).toarray(), k=3, retrieval="hnsw", n_candidates=50)
         np.testing.assert_array_equal(dense[0], approx)
+
+
+def test_concurrent_calls_match_serial(fitted, data):
+    pytest.importorskip("hnswlib")
+    from concurrent.futures import ThreadPoolExecutor
+
+    X = data[0][:200]
+    clf = _fresh(fitted)
+    settings = [20, 60, 20, 60, 35, 35]
+    serial = [clf.predict_topk(X, k=3, retrieval="hnsw", n_candidates=m) for m in settings]
+    with ThreadPoolExecutor(3) as pool:
+        parallel = list(pool.map(lambda m: clf.predict_topk(X, k=3, retrieval="hnsw", n_candidates=m), settings))
+    for (a, pa), (b, pb) in zip(serial, parallel):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(pa, pb)
