@@ -547,7 +547,7 @@ class BaseSoftmaxSGD(ClassifierMixin, BaseEstimator):
         n_candidates : int >= k or None, default=None
             ``retrieval="hnsw"`` only: classes the graph search returns per
             row (hnswlib's ``ef``), all rescored exactly. More is slower
-            and closer to the exact top-k. None: ``max(100, k)``.
+            and closer to the exact top-k. None: ``max(80, k)``.
 
         Returns
         -------

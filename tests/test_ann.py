@@ -62,7 +62,7 @@ def test_argument_errors(fitted, data):
 
 
 def test_n_candidates_resolution():
-    assert check_n_candidates(None, 5, 10**5) == 100
+    assert check_n_candidates(None, 5, 10**5) == 80
     assert check_n_candidates(None, 300, 10**5) == 300
     assert check_n_candidates(None, 5, 50) == 50
     assert check_n_candidates(64, 5, 10**5) == 64
