@@ -33,7 +33,8 @@ machine's load average is printed before and after.
 
     python benchmarks/approximate_topk.py [--quick] [--no-write] [--repeats 3]
 
-Needs hnswlib and faiss-cpu (``pip install "sklearn-lsh[ann]" faiss-cpu``).
+Needs hnswlib and faiss-cpu (both in the ``bench`` extra: ``pip install -e
+".[bench]"``).
 """
 
 from __future__ import annotations
