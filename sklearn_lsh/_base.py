@@ -107,6 +107,7 @@ class BaseSoftmaxSGD(RollbackMixin, ClassifierMixin, BaseEstimator):
         for name in self._cache_attributes:
             if name in state:
                 state[name] = None
+        state.pop("_graph_index", None)  # retrieval="hnsw": rebuilt on first use
         return state
 
     def __sklearn_tags__(self):
@@ -519,7 +520,7 @@ class BaseSoftmaxSGD(RollbackMixin, ClassifierMixin, BaseEstimator):
         return _prediction.label_log_proba(self._score_chunks(X), y_index, X.shape[0], self._normalised_scores)
 
     @_reads_model
-    def predict_topk(self, X, k: int = 5, *, retrieval: str = "exact"):
+    def predict_topk(self, X, k: int = 5, *, retrieval: str = "exact", n_candidates: int | None = None):
         """The ``k`` most probable classes per row, best first, with probabilities.
 
         Parameters
@@ -534,6 +535,20 @@ class BaseSoftmaxSGD(RollbackMixin, ClassifierMixin, BaseEstimator):
             sublinear in C; the returned probabilities then use the unbiased
             LSH estimate of Z(x). A row with fewer than ``k`` retrieved
             classes falls back to exact scoring.
+            "hnsw" (models with hash tables; needs the optional dependency
+            hnswlib: ``pip install "sklearn-lsh[ann]"``) searches an HNSW
+            graph over the class vectors (intercepts and logit offsets
+            included) for ``n_candidates`` classes per row and rescores them
+            exactly. The graph is built on the first call (seconds to a
+            minute at 10^5 classes) and kept until the model changes; it is
+            not pickled or saved. The probabilities are ``exp(s_j) /
+            Z_hat(x)`` with ``Z_hat`` the candidates' exact terms plus an
+            unbiased estimate of the other classes' from ``n_candidates``
+            uniform draws (docs/classifier.md).
+        n_candidates : int >= k or None, default=None
+            ``retrieval="hnsw"`` only: classes the graph search returns per
+            row (hnswlib's ``ef``), all rescored exactly. More is slower
+            and closer to the exact top-k. None: ``max(80, k)``.
 
         Returns
         -------
@@ -545,14 +560,16 @@ class BaseSoftmaxSGD(RollbackMixin, ClassifierMixin, BaseEstimator):
         n_classes = self.classes_.shape[0]
         if isinstance(k, bool) or not isinstance(k, Integral) or not 1 <= k <= n_classes:
             raise ValueError(f"k must be an int in [1, n_classes={n_classes}], got {k!r}.")
-        retrievals = ("exact", "lsh") if self._has_retrieval() else ("exact",)
+        retrievals = ("exact", "lsh", "hnsw") if self._has_retrieval() else ("exact",)
         if retrieval not in retrievals:
             raise ValueError(f"retrieval must be {' or '.join(map(repr, retrievals))}, got {retrieval!r}.")
+        if n_candidates is not None and retrieval != "hnsw":
+            raise ValueError(f"n_candidates is used by retrieval='hnsw' only, got it with retrieval={retrieval!r}.")
         top = np.empty((X.shape[0], k), dtype=np.int64)
         proba = np.empty((X.shape[0], k), dtype=np.float64)
         with numba_threads(self.n_jobs):
-            if retrieval == "lsh":
-                short = self._topk_retrieved(X, k, top, proba)
+            if retrieval != "exact":
+                short = self._topk_retrieved(X, k, top, proba, retrieval, n_candidates)
                 X, rows_out = X[short], short
             else:
                 rows_out = np.arange(X.shape[0])

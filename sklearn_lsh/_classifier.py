@@ -12,7 +12,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import check_is_fitted
 
-from . import _prediction
+from . import _ann, _prediction
 from ._arrays import add_ones_column, csr_arrays
 from ._base import BaseSoftmaxSGD
 from ._log_linear import LogLinearArraysMixin
@@ -54,7 +54,8 @@ class LSHSoftmaxClassifier(LogLinearArraysMixin, LogitAdjustmentMixin, BaseSoftm
     writes only the true class and the retrieved ones, so training costs
     ``O(|S| x nnz)`` per example instead of ``O(C x nnz)``. Predictions are exact by
     default; :meth:`predict_topk` can also retrieve candidates from the
-    tables and rescore them exactly (sublinear in C).
+    tables, or from an HNSW graph over the class vectors (``retrieval="hnsw"``,
+    optional dependency hnswlib), and rescore them exactly (sublinear in C).
 
     Parameters
     ----------
@@ -272,6 +273,12 @@ class LSHSoftmaxClassifier(LogLinearArraysMixin, LogitAdjustmentMixin, BaseSoftm
     >>> labels, proba = clf.predict_topk(X[:2], k=3)
     >>> labels.shape, proba.shape
     ((2, 3), (2, 3))
+
+    Approximate top-k from an HNSW graph (``pip install "sklearn-lsh[ann]"``):
+
+    >>> approx, _ = clf.predict_topk(X[:2], k=3, retrieval="hnsw", n_candidates=5)
+    >>> bool((approx[:, 0] == labels[:, 0]).all())
+    True
 
     The low-rank mode for sparse, wide inputs:
 
@@ -600,6 +607,8 @@ class LSHSoftmaxClassifier(LogLinearArraysMixin, LogitAdjustmentMixin, BaseSoftm
             self._predict_index = index
         return index
 
-    def _topk_retrieved(self, X, k, top, proba):
+    def _topk_retrieved(self, X, k, top, proba, retrieval="lsh", n_candidates=None):
+        if retrieval == "hnsw":
+            return _ann.topk_hnsw(self, X, k, top, proba, n_candidates)
         return _prediction.topk_lsh(self._prediction_index(), self._hidden(X), self.fit_intercept,
                                     self._logit_offset("predict"), k, top, proba)  # fmt: skip

@@ -509,9 +509,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_options(predict, "input")
     predict.add_argument("-k", type=_positive_int, default=5,
                          help="labels per row, at most the model's number of classes (default: 5)")
-    predict.add_argument("--retrieval", choices=("exact", "lsh"), default="exact",
+    predict.add_argument("--retrieval", choices=("exact", "lsh", "hnsw"), default="exact",
                          help="'exact' scores every class; 'lsh' only those the hash tables retrieve (sublinear "
-                         "in C; default: exact)")  # fmt: skip
+                         "in C); 'hnsw' those an HNSW graph finds (needs hnswlib: pip install "
+                         "'sklearn-lsh[ann]'; default: exact)")  # fmt: skip
     predict.add_argument("-o", "--output", default=None, help="TSV file to write (default: standard output)")
     predict.add_argument("--force", action="store_true", help="overwrite the output file if it exists")
     predict.set_defaults(func=_predict_command)
@@ -527,8 +528,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_options(evaluate, "labelled test")
     evaluate.add_argument("-k", type=_positive_int, nargs="+", default=[1, 3, 5],
                           help="cut-offs of P@k and nDCG@k, at most the model's number of classes (default: 1 3 5)")
-    evaluate.add_argument("--retrieval", choices=("exact", "lsh"), default="exact",
-                          help="ranking by exact scores or by LSH retrieval (default: exact)")
+    evaluate.add_argument("--retrieval", choices=("exact", "lsh", "hnsw"), default="exact",
+                          help="ranking by exact scores, by LSH retrieval or by an HNSW graph (default: exact)")
     evaluate.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
     evaluate.set_defaults(func=_evaluate_command)
 

@@ -41,6 +41,9 @@ class Stream(IntEnum):
     PRIOR_DRAWS = 6
     #: the draws of the "prior" estimator (key: the step's stream)
     PRIOR_SAMPLES = 7
+    #: ``predict_topk(retrieval="hnsw")``: the graph's seed (key 0) and the
+    #: draws of its estimate of Z (key 1)
+    PREDICT_GRAPH = 8
 
 
 class Draws(Enum):
