@@ -5,11 +5,12 @@ parameter constraints; ``fit`` and ``partial_fit`` both go through one
 ``_partial_fit``; one epoch loop (shuffling, ``tol``, early stopping on a
 validation split, divergence checks, verbose output); rollback of a failed
 call over the fitted state; and the prediction methods over one scoring
-hook, ``_score_chunks``.
+hook, ``_exact_scores``.
 
 A subclass provides the model: ``_init_model``, ``_step`` (one minibatch
-update, returning its weighted loss sum), ``_score_chunks`` (``(rows,
-scores)`` chunks of validated input), ``_check_model_arrays``,
+update, returning its weighted loss sum), ``_exact_scores`` (the scorer of
+exact prediction: a :class:`._prediction.LinearScores` or
+:class:`._prediction.NormalisedChunks`), ``_check_model_arrays``,
 ``_architecture_mismatch``, ``_weights_finite`` and ``_model_dtype``; and
 optionally the epoch hooks ``_training_session``, ``_end_epoch``,
 ``_after_epoch`` and ``_after_training``.
@@ -25,7 +26,6 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn import config_context, get_config
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
@@ -34,7 +34,6 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import _prediction
 from ._arrays import row_norms
 from ._concurrency import ModelLock
 from ._parallel import numba_threads, training_threads
@@ -78,10 +77,6 @@ class BaseSoftmaxSGD(RollbackMixin, ClassifierMixin, BaseEstimator):
         "verbose": ["verbose"],
         "n_jobs": [Integral, None],
     }
-
-    #: scores of ``_score_chunks`` are log-probabilities already
-    _normalised_scores = False
-
 
     # ------------------------------------------------------------- threads
     def _lock(self) -> ModelLock:
@@ -402,9 +397,7 @@ class BaseSoftmaxSGD(RollbackMixin, ClassifierMixin, BaseEstimator):
         rows are scored a few at a time (chunks of at most 64 MiB), so that
         the check does not hold a (64, n_classes) block."""
         try:
-            with config_context(working_memory=min(64, get_config()["working_memory"])):
-                for _ in self._score_chunks(Xb):
-                    pass
+            self._exact_scores().argmax(Xb)
         except FloatingPointError:
             self._diverged(f"The class scores overflow {self._model_dtype}", f"epoch {self.n_iter_}")
 
@@ -437,8 +430,8 @@ class BaseSoftmaxSGD(RollbackMixin, ClassifierMixin, BaseEstimator):
         n_classes = self.classes_.shape[0]
         check_dense_output("decision_function", X.shape[0], n_classes, self._model_dtype)
         out = np.empty((X.shape[0], n_classes), dtype=self._model_dtype)
-        for rows, scores in self._score_chunks(X):
-            out[rows] = scores
+        with numba_threads(self.n_jobs):
+            self._exact_scores().fill(X, out, log_proba=False)
         if out.shape[1] == 2:
             return out[:, 1] - out[:, 0]
         return out
@@ -452,9 +445,8 @@ class BaseSoftmaxSGD(RollbackMixin, ClassifierMixin, BaseEstimator):
         labels : ndarray of shape (n_samples,)
         """
         X = self._validate_for_predict(X)
-        best = np.empty(X.shape[0], dtype=np.int64)
-        for rows, scores in self._score_chunks(X):
-            best[rows] = np.argmax(scores, axis=1)
+        with numba_threads(self.n_jobs):
+            best = self._exact_scores().argmax(X)
         return self.classes_[best]
 
     def predict_log_proba(self, X):
@@ -487,8 +479,8 @@ class BaseSoftmaxSGD(RollbackMixin, ClassifierMixin, BaseEstimator):
         n_classes = self.classes_.shape[0]
         check_dense_output(method, X.shape[0], n_classes, self._model_dtype)
         out = np.empty((X.shape[0], n_classes), dtype=self._model_dtype)
-        for rows, log_proba in _prediction.log_softmax_chunks(self._score_chunks(X), self._normalised_scores):
-            out[rows] = log_proba
+        with numba_threads(self.n_jobs):
+            self._exact_scores().fill(X, out, log_proba=True)
         return out
 
     @_reads_model
@@ -517,7 +509,8 @@ class BaseSoftmaxSGD(RollbackMixin, ClassifierMixin, BaseEstimator):
         return self._label_log_proba(X, index)
 
     def _label_log_proba(self, X, y_index):
-        return _prediction.label_log_proba(self._score_chunks(X), y_index, X.shape[0], self._normalised_scores)
+        with numba_threads(self.n_jobs):
+            return self._exact_scores().label_log_proba(X, y_index)
 
     @_reads_model
     def predict_topk(self, X, k: int = 5, *, retrieval: str = "exact", n_candidates: int | None = None):
@@ -529,7 +522,7 @@ class BaseSoftmaxSGD(RollbackMixin, ClassifierMixin, BaseEstimator):
         k : int, default=5
             Number of classes per row, 1 <= k <= n_classes.
         retrieval : {"exact", "lsh"}, default="exact"
-            "exact" scores every class (chunked by ``working_memory``).
+            "exact" scores every class (in cache-sized blocks).
             "lsh" (models with hash tables) scores only the classes that the
             hash tables built on the final weights retrieve, so the cost is
             sublinear in C; the returned probabilities then use the unbiased
@@ -574,7 +567,7 @@ class BaseSoftmaxSGD(RollbackMixin, ClassifierMixin, BaseEstimator):
             else:
                 rows_out = np.arange(X.shape[0])
             if rows_out.shape[0]:
-                _prediction.topk_exact(self._score_chunks(X), k, top, proba, rows_out, self._normalised_scores)
+                self._exact_scores().topk(X, k, top, proba, rows_out)
         return self.classes_[top], proba
 
     def _has_retrieval(self):

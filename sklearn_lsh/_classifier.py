@@ -9,7 +9,6 @@ from numbers import Integral, Real
 import numpy as np
 import scipy.sparse as sp
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import check_is_fitted
 
 from . import _ann, _prediction
@@ -186,7 +185,9 @@ class LSHSoftmaxClassifier(LogLinearArraysMixin, LogitAdjustmentMixin, BaseSoftm
     n_jobs : int or None, default=None
         Threads for training and prediction: numba's parallel kernels and,
         during training, the BLAS library's (limited with threadpoolctl and
-        restored afterwards). None means 1, -1 all cores. With an int
+        restored afterwards); exact prediction runs chunks of rows on
+        ``n_jobs`` threads with BLAS on one thread (its results do not depend
+        on ``n_jobs``). None means 1, -1 all cores. With an int
         ``random_state`` and a given ``n_jobs`` two fits are bit-identical;
         the numba kernels give the same results for any thread count, the
         BLAS products (exact step, table builds) may differ in the last
@@ -566,21 +567,11 @@ class LSHSoftmaxClassifier(LogLinearArraysMixin, LogitAdjustmentMixin, BaseSoftm
             self._diverged("The scores of the sampled classes overflow", f"update {self.t_}")
 
     # ------------------------------------------------------------ predict
-    def _score_chunks(self, X):
-        """Yield ``(rows, scores)`` chunks bounded by ``working_memory``."""
-        offset = self._logit_offset("predict")
-        for rows in _prediction.chunk_rows(X.shape[0], 2 * self.classes_.shape[0] * self._weights.dtype.itemsize):
-            scores = np.asarray(safe_sparse_dot(self._hidden(X[rows]), self._weights.T, dense_output=True))
-            if self.fit_intercept:
-                scores += self.intercept_
-            if offset is not None:
-                scores += offset.astype(scores.dtype)
-            _prediction.check_finite_scores(scores, self._largest_weight, self.eta0)
-            yield rows, scores
-
-    def _largest_weight(self):
-        """``max |w|`` of the class rows, without a temporary of their size."""
-        return float(max(self._weights.max(), -self._weights.min()))
+    def _exact_scores(self):
+        return _prediction.LinearScores(
+            self._weights, self.intercept_ if self.fit_intercept else None, self._logit_offset("predict"),
+            self._hidden, self.eta0, sparse_hidden="embedding_" not in self.__dict__, n_jobs=self.n_jobs,
+        )  # fmt: skip
 
     def _has_retrieval(self):
         return True

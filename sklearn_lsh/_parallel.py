@@ -1,9 +1,10 @@
 """Thread counts for a block of work (``n_jobs`` of the estimators)."""
 
+import threading
 from contextlib import contextmanager
 
 import numba
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController, threadpool_limits
 
 
 @contextmanager
@@ -40,3 +41,32 @@ def training_threads(n_jobs):
     count, the BLAS products may differ in the last bits between counts."""
     with numba_threads(n_jobs), threadpool_limits(limits=n_threads(n_jobs), user_api="blas"):
         yield
+
+
+_ONE_BLAS_THREAD = {"lock": threading.Lock(), "users": 0, "limits": None, "controller": None}
+
+
+@contextmanager
+def one_blas_thread():
+    """The BLAS library on one thread for the block: for many small GEMMs
+    (the score blocks of exact prediction) its threads cost more than they
+    give, and next to other threads they spin on the same cores.
+
+    Concurrent blocks (several Python threads predicting) share one limit:
+    the first sets it, the last restores the previous one.
+    """
+    state = _ONE_BLAS_THREAD
+    with state["lock"]:
+        if state["users"] == 0:
+            if state["controller"] is None:  # (a controller caches the library scan: 10 us a limit, not 1 ms)
+                state["controller"] = ThreadpoolController()
+            state["limits"] = state["controller"].limit(limits=1, user_api="blas")
+        state["users"] += 1
+    try:
+        yield
+    finally:
+        with state["lock"]:
+            state["users"] -= 1
+            if state["users"] == 0:
+                state["limits"].restore_original_limits()
+                state["limits"] = None

@@ -195,7 +195,6 @@ class TwoComponentSoftmaxClassifier(BaseSoftmaxSGD):
         **BaseSoftmaxSGD._parameter_constraints,
         "reassign": [StrOptions({"greedy", "exact"}), None],
     }
-    _normalised_scores = True  # _score_chunks yields log p(y | x)
 
     def __init__(
         self, reassign="greedy", *, eta0=0.1, alpha=1e-6, batch_size=128, max_iter=5, tol=1e-3, n_iter_no_change=3,
@@ -462,6 +461,9 @@ class TwoComponentSoftmaxClassifier(BaseSoftmaxSGD):
         )  # fmt: skip
 
     # ------------------------------------------------------------ predict
+    def _exact_scores(self):
+        return _prediction.NormalisedChunks(self._score_chunks)
+
     def _score_chunks(self, X):
         """Yield ``(rows, log p(y | x))`` chunks, in the model's dtype, of at
         most ``working_memory``."""

@@ -227,3 +227,19 @@ def embedding_hidden_and_step(X, grad_hidden_fn, E, G, last, step, eta0, alpha, 
         E[f] -= rate(f) * g
         last[f] = step + 1
     return H
+
+
+def softmax_scan(scores, intercept, offset, k, label):
+    """The result of folding every block of ``scores`` through
+    ``_softmax.scan_block``: the scores with the offsets added (in their
+    dtype, the intercept first), the ``k`` best classes per row (ties: the
+    lower index), each row's log-sum-exp and its label's score."""
+    S = scores.copy()
+    if intercept is not None:
+        S = S + intercept
+    if offset is not None:
+        S = S + offset
+    top = np.argsort(-S, axis=1, kind="stable")[:, :k]
+    S64 = S.astype(np.float64)
+    label_score = S64[np.arange(S.shape[0]), label] if label is not None else None
+    return S, top, logsumexp(S64, axis=1), label_score

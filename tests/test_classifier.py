@@ -17,7 +17,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from sklearn_lsh import LSHSoftmaxClassifier
+from sklearn_lsh import LSHSoftmaxClassifier, _prediction
 
 ESTIMATORS = ["lsh", "exact", "uniform", "prior", "lsh-draw", "mips-gumbel"]
 
@@ -182,20 +182,46 @@ def test_pandas_feature_names(data):
         clf.predict(X)
 
 
-def test_predictions_are_consistent_and_chunked(data):
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("n_components", [None, 3])
+def test_predictions_are_consistent_and_blocked(data, sparse, n_components, monkeypatch):
     X, y = data
-    clf = _fit(X, y)
+    X = sp.csr_matrix(X) if sparse else X
+    clf = _fit(X, y, n_components=n_components)
     proba = clf.predict_proba(X)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
     np.testing.assert_allclose(np.log(proba), clf.predict_log_proba(X), rtol=1e-10)
     scores = clf.decision_function(X)
+    want_scores = np.asarray(X @ clf.coef_.T) + clf.intercept_
+    np.testing.assert_allclose(scores, want_scores, rtol=1e-12, atol=1e-12)
+    log_z = np.log(np.exp(want_scores - want_scores.max(axis=1, keepdims=True)).sum(axis=1)) + want_scores.max(axis=1)
+    np.testing.assert_allclose(clf.predict_log_proba(X), want_scores - log_z[:, None], rtol=1e-12, atol=1e-12)
+    label_index = np.searchsorted(clf.classes_, y)
+    log_p = clf.predict_log_proba_of(X, y)
+    np.testing.assert_allclose(log_p, want_scores[np.arange(len(y)), label_index] - log_z, rtol=1e-12, atol=1e-12)
     np.testing.assert_array_equal(clf.predict(X), clf.classes_[scores.argmax(axis=1)])
-    with sklearn.config_context(working_memory=0.001):  # 1 kB: one row per chunk
-        np.testing.assert_array_equal(clf.predict_proba(X), proba)
-        labels, top_proba = clf.predict_topk(X, k=4)
     order = np.argsort(-scores, axis=1, kind="stable")[:, :4]
+    # Blocks of 3 rows x 2 classes (CSR: one row): the same results to rounding.
+    monkeypatch.setattr(_prediction, "BLOCK_BYTES", 48)
+    monkeypatch.setattr(_prediction, "BLOCK_ROWS", 3)
+    np.testing.assert_allclose(clf.predict_proba(X), proba, rtol=1e-12)
+    np.testing.assert_allclose(clf.predict_log_proba_of(X, y), log_p, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(clf.decision_function(X), scores, rtol=1e-12, atol=1e-12)  # BLAS: other shapes, other roundings
+    np.testing.assert_array_equal(clf.predict(X), clf.classes_[scores.argmax(axis=1)])
+    labels, top_proba = clf.predict_topk(X, k=4)
     np.testing.assert_array_equal(labels, clf.classes_[order])
     np.testing.assert_allclose(top_proba, np.take_along_axis(proba, order, axis=1), rtol=1e-10)
+
+
+def test_exact_predictions_do_not_depend_on_n_jobs(data):
+    X, y = data
+    clf = _fit(X, y)
+    results = []
+    for n_jobs in (None, 2):
+        clf.set_params(n_jobs=n_jobs)
+        results.append([clf.predict(X), clf.predict_proba(X), *clf.predict_topk(X, k=3), clf.predict_log_proba_of(X, y)])
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_binary_decision_function(data):

@@ -77,13 +77,21 @@ def test_single_threaded_kernels_are_safe_from_many_python_threads():
         import numpy as np
         import scipy.sparse as sp
         from sklearn_lsh import SimHashTransformer
+        from sklearn_lsh._kernels import _softmax
         from sklearn_lsh._kernels._scoring import top_k_rows
         from sklearn_lsh._parallel import numba_threads
 
         scores = np.random.default_rng(0).standard_normal((2000, 300))
         X = sp.random(2000, 3000, density=0.01, format="csr", random_state=0)
         hasher = SimHashTransformer(64, density=0.05, random_state=0).fit(X)
-        expected = top_k_rows(scores, 5), hasher.transform(X)
+
+        def fused():
+            state = _softmax.new_state(2000, 5)
+            empty = np.empty(0)
+            _softmax.scan_block(scores.copy(), 0, 0, empty, empty, 1e300, True, np.empty(0, np.int64), empty, *state)
+            return state[1]
+
+        expected = top_k_rows(scores, 5), hasher.transform(X), fused()
         errors = []
 
         def work():
@@ -92,6 +100,7 @@ def test_single_threaded_kernels_are_safe_from_many_python_threads():
                     for _ in range(20):
                         assert (top_k_rows(scores, 5) == expected[0]).all()
                         assert (hasher.transform(X) == expected[1]).all()
+                        assert (fused() == expected[2]).all()
             except Exception as exc:
                 errors.append(exc)
 

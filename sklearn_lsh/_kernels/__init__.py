@@ -18,6 +18,10 @@ _retrieval
 _scoring
     Inner products of (query, class) pairs, segment log-sum-exp, Gumbel-max,
     parallel top-k.
+_softmax
+    Exact prediction: one fused pass over a cache-sized block of scores
+    (offsets, finite check, online log-sum-exp, top-k, label scores), and
+    the log-softmax of full rows.
 _sgd
     Minibatch SGD steps of the classifier (sampled and dense) with row-wise
     AdaGrad and lazy L2.
