@@ -322,19 +322,27 @@ def softmax_coefficients(scores, y, sample_weight):
     return loss
 
 
+@numba.njit(cache=True, inline="always")
+def _apply_row(W, intercept, fit_intercept, accumulator, last_step, step, eta0, alpha, adagrad, j, grad_row,
+               grad_b):  # fmt: skip
+    """The optimiser's update of class row ``j`` (already brought up to
+    date) from its gradient row and intercept gradient."""
+    width = W.shape[1] + (1 if fit_intercept else 0)
+    rate = _update_row(W, j, grad_row, grad_b * grad_b if fit_intercept else 0.0, width, accumulator, eta0, alpha,
+                       adagrad)  # fmt: skip
+    if fit_intercept:
+        intercept[j] -= rate * grad_b
+    last_step[j] = step + 1
+
+
 @numba.njit(cache=True, parallel=True)
 def dense_step_apply(W, intercept, fit_intercept, accumulator, last_step, step, eta0, alpha, adagrad, grad, grad_b):
     """Apply a full (every row) minibatch gradient with the same optimiser
     (parallel over rows; ``grad`` is overwritten)."""
-    n_features = W.shape[1]
-    width = n_features + (1 if fit_intercept else 0)
     for j in numba.prange(W.shape[0]):
         _catch_up(W, accumulator, last_step, j, step, eta0, alpha, adagrad)
-        rate = _update_row(W, j, grad[j], grad_b[j] * grad_b[j] if fit_intercept else 0.0, width, accumulator,
-                           eta0, alpha, adagrad)  # fmt: skip
-        if fit_intercept:
-            intercept[j] -= rate * grad_b[j]
-        last_step[j] = step + 1
+        _apply_row(W, intercept, fit_intercept, accumulator, last_step, step, eta0, alpha, adagrad, j, grad[j],
+                   grad_b[j])  # fmt: skip
 
 
 @numba.njit(cache=True, parallel=True)
@@ -351,14 +359,9 @@ def rows_step_apply(W, intercept, fit_intercept, accumulator, last_step, step, e
     class rows ``rows[r]``, already brought up to date (:func:`catch_up_list`),
     with the optimiser of :func:`sampled_softmax_step` (parallel over rows;
     ``grad`` is overwritten)."""
-    width = W.shape[1] + (1 if fit_intercept else 0)
     for r in numba.prange(rows.shape[0]):
-        j = rows[r]
-        rate = _update_row(W, j, grad[r], grad_b[r] * grad_b[r] if fit_intercept else 0.0, width, accumulator,
-                           eta0, alpha, adagrad)  # fmt: skip
-        if fit_intercept:
-            intercept[j] -= rate * grad_b[r]
-        last_step[j] = step + 1
+        _apply_row(W, intercept, fit_intercept, accumulator, last_step, step, eta0, alpha, adagrad, rows[r],
+                   grad[r], grad_b[r])  # fmt: skip
 
 
 @numba.njit(cache=True, parallel=True)
