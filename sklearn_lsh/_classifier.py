@@ -491,6 +491,10 @@ class LSHSoftmaxClassifier(LogLinearArraysMixin, LogitAdjustmentMixin, BaseSoftm
             # together with the new ones.
             self._index._release()
             built_before = self._index.build_inner_products_
+            # Weights made non-finite by a step (a step size far too large)
+            # are the model diverging, not bad input to the index.
+            if not all(np.isfinite([a.max(), a.min()]).all() for a in (self._weights, self.intercept_)):
+                self._diverged("The class weights are not finite", f"update {self.t_}")
             # _table_vectors() is a fresh array when it appends the intercept.
             try:
                 if self._training_tables_by_reference:

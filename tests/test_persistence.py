@@ -155,10 +155,19 @@ def test_concurrent_predictions_from_threads_agree(config):
     jobs = [name for name in calls for _ in range(4)]
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = list(pool.map(lambda name: (name, calls[name]()), jobs))
+    # Labels and top-k classes agree exactly. Probabilities of this float32
+    # model agree to float32 rounding only: OpenBLAS's sgemm called from
+    # several Python threads at once (each limited to one BLAS thread)
+    # rounds some scores differently from the same call made alone (seen
+    # since the block-wise exact prediction of issue 22, up to 6e-7
+    # relative; the labels are unaffected).
     for name, got in results:
         for a, b in zip(np.atleast_1d(expected[name]) if name in ("predict", "proba") else expected[name],
                         np.atleast_1d(got) if name in ("predict", "proba") else got):  # fmt: skip
-            np.testing.assert_array_equal(a, b, err_msg=name)
+            if np.issubdtype(np.asarray(a).dtype, np.floating):
+                np.testing.assert_allclose(a, b, rtol=2e-6, atol=1e-12, err_msg=name)
+            else:
+                np.testing.assert_array_equal(a, b, err_msg=name)
     # predicting did not change the fitted state
     digest = hashlib.sha256(pickle.dumps(model)).hexdigest()
     model.predict_topk(X, 2, **_retrievals(model).popitem()[1])  # by the LSH tables if there are any
