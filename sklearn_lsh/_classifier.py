@@ -183,15 +183,12 @@ class LSHSoftmaxClassifier(LogLinearArraysMixin, LogitAdjustmentMixin, BaseSoftm
     verbose : int, default=0
         Print a line per epoch when > 0.
     n_jobs : int or None, default=None
-        Threads for training and prediction: numba's parallel kernels and,
-        during training, the BLAS library's (limited with threadpoolctl and
-        restored afterwards); exact prediction runs chunks of rows on
-        ``n_jobs`` threads with BLAS on one thread (its results do not depend
-        on ``n_jobs``). None means 1, -1 all cores. With an int
-        ``random_state`` and a given ``n_jobs`` two fits are bit-identical;
-        the numba kernels give the same results for any thread count, the
-        BLAS products (exact step, table builds) may differ in the last
-        bits between thread counts.
+        Threads of the parallel numba kernels in training and prediction
+        (exact prediction: chunks of rows on ``n_jobs`` threads); the BLAS
+        library runs on one thread meanwhile (threadpoolctl, restored
+        afterwards). None means 1, -1 all cores. Results do not depend on
+        ``n_jobs``: with an int ``random_state`` two fits are bit-identical
+        whatever their thread counts.
 
     Attributes
     ----------

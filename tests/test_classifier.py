@@ -350,3 +350,13 @@ def test_inconsistent_table_parameters_fail_before_training(data, params, match)
     with pytest.raises(ValueError, match=match):
         clf.fit(X, y)
     assert not hasattr(clf, "classes_")
+
+
+@pytest.mark.parametrize("estimator", ["lsh", "prior", "exact"])
+def test_fits_do_not_depend_on_n_jobs(data, estimator):
+    # the kernels' sums run in a fixed order on one thread per row, and BLAS
+    # runs on one thread during training: bit-identical for any n_jobs
+    X, y = data
+    fits = [_fit(X, y, estimator=estimator, n_jobs=n_jobs, max_iter=2) for n_jobs in (None, 2)]
+    np.testing.assert_array_equal(fits[0].coef_, fits[1].coef_)
+    np.testing.assert_array_equal(fits[0].intercept_, fits[1].intercept_)
