@@ -72,10 +72,7 @@ class StepMeter:
             start = time.process_time()
             loss = self.original(layer, Xb, yb, wb, candidates, offset, grad_x)
             self.cpu += time.process_time() - start
-            if candidates.complete or candidates.shared:
-                touched = np.union1d(candidates.classes, yb).shape[0]
-            else:
-                touched = np.union1d(candidates.classes, yb).shape[0]
+            touched = np.union1d(candidates.classes, yb).shape[0]
             row = layer.weights.shape[1] * layer.weights.itemsize + 3 * 8  # + intercept, accumulator, last step
             batch = Xb.data.nbytes if hasattr(Xb, "indices") else Xb.nbytes
             self.bytes += 3 * touched * row + 2 * batch

@@ -413,8 +413,9 @@ class LSHSoftmaxClassifier(LogLinearArraysMixin, LogitAdjustmentMixin, BaseSoftm
         cls = SAMPLERS[self.estimator]
         shared = cls.shares_draws and X is not None and self._batch_shares_draws(X)
         # Default draws: 1% of C per example; 4% of C per batch when the batch
-        # shares them (about the same CPU time, far less gradient variance
-        # than 1%: Brown next-word, benchmarks/speed_training.py).
+        # shares them: a shared draw moves every row of the batch at once,
+        # so a larger set keeps the gradient's variance down at a small cost
+        # (its rows are gathered once; docs/classifier.md).
         share = 0.04 if shared else 0.01
         n_draws = self.n_samples if self.n_samples is not None else max(1, int(np.ceil(share * n_classes)))
         n_prior_draws = self.n_prior_samples if self.estimator == "lsh" else 0
@@ -428,7 +429,7 @@ class LSHSoftmaxClassifier(LogLinearArraysMixin, LogitAdjustmentMixin, BaseSoftm
         its step then gathers the drawn rows once and runs as two GEMMs.
         Not for sparse input to the full-rank model, whose gradient rows
         would be dense over every feature (the per-row kernel touches only
-        the batch's non-zeros); measured in benchmarks/speed.py."""
+        the batch's non-zeros)."""
         return "embedding_" in self.__dict__ or not sp.issparse(X)
 
     @contextlib.contextmanager

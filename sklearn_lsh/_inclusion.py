@@ -4,6 +4,8 @@ retrieved for a query, for each table design. No scikit-learn import."""
 
 from __future__ import annotations
 
+from math import comb
+
 import numpy as np
 from scipy.stats import binom
 
@@ -115,7 +117,7 @@ def _log_hit_pairs(log_c, log_1mc, m, h, probe_radius):
     log_q0 = h * log_c
     log_1mq0 = np.log(-np.expm1(log_q0))  # log(1 - q0)
     k = np.arange(2, m + 1, dtype=np.float64).reshape((-1,) + (1,) * np.ndim(log_q0))
-    log_choose = np.array([np.log(float(_choose(m, int(j)))) for j in k.ravel()]).reshape(k.shape)
+    log_choose = np.array([np.log(float(comb(m, int(j)))) for j in k.ravel()]).reshape(k.shape)
     terms = log_choose + _times(k, log_q0) + _times(m - k, log_1mq0)
     log_p = np.logaddexp.reduce(terms, axis=0)
     if probe_radius:
@@ -126,11 +128,6 @@ def _log_hit_pairs(log_c, log_1mc, m, h, probe_radius):
         log_p = np.logaddexp(log_p, np.where(np.isneginf(log_1mq0), -np.inf, one_match))
     return log_p
 
-
-def _choose(n, k):
-    from math import comb
-
-    return comb(n, k)
 
 
 def _pair_groups(n_tables):

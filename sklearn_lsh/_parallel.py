@@ -37,11 +37,9 @@ def training_threads(n_jobs):
     """``n_jobs`` threads for training: numba's (the kernels' ``prange``
     loops: scoring over examples, updates over disjoint class rows), with
     the BLAS library on one thread (through threadpoolctl), both restored
-    afterwards. BLAS's own threads next to numba's spin on the same cores:
-    on the 2-core machine they made "prior" training with shared draws
-    2.9x slower on 2 threads than on 1, where numba alone makes it 0.76x
-    (docs/classifier.md). The kernels give
-    the same results for any thread count and BLAS always runs on one, so
+    afterwards. BLAS's own threads next to numba's spin on the same cores
+    (docs/classifier.md, "n_jobs"). The kernels give the same results for
+    any thread count and BLAS always runs on one, so
     a fit does not depend on ``n_jobs``."""
     with numba_threads(n_jobs), threadpool_limits(limits=1, user_api="blas"):
         yield

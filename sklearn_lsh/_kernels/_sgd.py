@@ -239,7 +239,6 @@ def sampled_softmax_step(
             pair_of[fill[r]] = p
             fill[r] += 1
             example_of[p] = i
-    width = n_features + (1 if fit_intercept else 0)
     n_blocks = min(n_touched, 64)  # fixed (get_num_threads would defeat the cache)
     for b in numba.prange(n_blocks):
         grad = np.zeros(n_features, dtype=np.float64)
@@ -264,11 +263,8 @@ def sampled_softmax_step(
                     for ptr in range(x_indptr[i], x_indptr[i + 1]):
                         grad[x_indices[ptr]] += coef * x_data[ptr]
                 grad_b += coef
-            rate = _update_row(W, j, grad, grad_b * grad_b if fit_intercept else 0.0, width, accumulator, eta0,
-                               alpha, adagrad)  # fmt: skip
-            if fit_intercept:
-                intercept[j] -= rate * grad_b
-            last_step[j] = step + 1
+            _apply_row(W, intercept, fit_intercept, accumulator, last_step, step, eta0, alpha, adagrad, j, grad,
+                       grad_b)  # fmt: skip
             slot[j] = -1
     return total_loss
 
