@@ -1,9 +1,11 @@
 """Thread counts for a block of work (``n_jobs`` of the estimators)."""
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import numba
+import numpy as np
 from threadpoolctl import ThreadpoolController, threadpool_limits
 
 
@@ -72,3 +74,52 @@ def one_blas_thread():
             if state["users"] == 0:
                 state["limits"].restore_original_limits()
                 state["limits"] = None
+
+
+# Class-blocked GEMMs. BLAS stays on one thread in training (its spinning
+# threads beside numba's cost more than they give on a small machine), so
+# the big products of a step are split by class rows into fixed blocks and
+# the blocks run on a small pool of Python threads (NumPy releases the GIL
+# in BLAS). The blocks do not depend on the thread count, so neither do the
+# results: a fit is bit-identical for any ``n_jobs``.
+CLASS_BLOCK = 4096
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def _run_blocks(job, n_rows, n_threads):
+    blocks = [(lo, min(lo + CLASS_BLOCK, n_rows)) for lo in range(0, n_rows, CLASS_BLOCK)]
+    if n_threads <= 1 or len(blocks) == 1:
+        for lo, hi in blocks:
+            job(lo, hi)
+        return
+    with _POOLS_LOCK:
+        pool = _POOLS.get(n_threads)
+        if pool is None:
+            pool = _POOLS[n_threads] = ThreadPoolExecutor(n_threads, thread_name_prefix="sklearn_lsh")
+    for future in [pool.submit(job, lo, hi) for lo, hi in blocks]:
+        future.result()
+
+
+def scores_by_class_blocks(X: np.ndarray, W: np.ndarray, n_threads: int) -> np.ndarray:
+    """``X @ W.T`` for dense ``X`` (n_rows, d) and class rows ``W`` (C, d),
+    computed by blocks of ``CLASS_BLOCK`` classes on ``n_threads``."""
+    out = np.empty((X.shape[0], W.shape[0]), dtype=np.result_type(X, W))
+
+    def job(lo, hi):
+        np.matmul(X, W[lo:hi].T, out=out[:, lo:hi])
+
+    _run_blocks(job, W.shape[0], n_threads)
+    return out
+
+
+def gradient_by_class_blocks(coefficients: np.ndarray, X: np.ndarray, n_threads: int) -> np.ndarray:
+    """``coefficients.T @ X`` for dense ``coefficients`` (n_rows, C) and
+    ``X`` (n_rows, d), computed by blocks of ``CLASS_BLOCK`` classes."""
+    out = np.empty((coefficients.shape[1], X.shape[1]), dtype=np.result_type(coefficients, X))
+
+    def job(lo, hi):
+        np.matmul(coefficients[:, lo:hi].T, X, out=out[lo:hi])
+
+    _run_blocks(job, coefficients.shape[1], n_threads)
+    return out

@@ -17,11 +17,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 import scipy.sparse as sp
 from sklearn.utils.extmath import safe_sparse_dot
 
 from ._kernels import _sgd
+from ._parallel import gradient_by_class_blocks, scores_by_class_blocks
 from ._samplers import Candidates
 
 __all__ = ["ClassLayer", "softmax_step"]
@@ -77,7 +79,12 @@ def _exact_step(layer, Xb, yb, wb, offset, grad_x):
     """Full-softmax minibatch step: one GEMM for the scores, the fused
     softmax (one exponential per score, in place), one GEMM for the
     gradient, every row updated."""
-    scores = np.asarray(safe_sparse_dot(Xb, layer.weights.T))
+    dense = not sp.issparse(Xb)
+    n_threads = numba.get_num_threads()  # training_threads set it from n_jobs
+    if dense:
+        scores = scores_by_class_blocks(Xb, layer.weights, n_threads)
+    else:
+        scores = np.asarray(safe_sparse_dot(Xb, layer.weights.T))
     if layer.fit_intercept:
         scores += layer.intercept
     if offset is not None:
@@ -85,7 +92,10 @@ def _exact_step(layer, Xb, yb, wb, offset, grad_x):
     scores = np.ascontiguousarray(scores)
     loss = _sgd.softmax_coefficients(scores, yb, wb.astype(np.float64))
     coefficients = scores  # w_i (p_ij - [j == y_i])
-    grad = np.ascontiguousarray(safe_sparse_dot(coefficients.T, Xb, dense_output=True))
+    if dense:
+        grad = gradient_by_class_blocks(coefficients, Xb, n_threads)
+    else:
+        grad = np.ascontiguousarray(safe_sparse_dot(coefficients.T, Xb, dense_output=True))
     grad_b = coefficients.sum(axis=0) if layer.fit_intercept else np.zeros(coefficients.shape[1], coefficients.dtype)
     if grad_x is not None:
         grad_x += coefficients @ layer.weights  # at the weights before the update
