@@ -10,6 +10,8 @@ estimate_log_partition
     log Z by "exact", "lsh", "lsh-draw", "uniform", "gumbel", "mips-gumbel".
 LSHSoftmaxClassifier
     Multinomial classifier trained by SGD with the LSH-estimated softmax.
+auto_estimator
+    The estimator ``LSHSoftmaxClassifier(estimator="auto")`` trains with.
 TwoComponentSoftmaxClassifier
     Row x column (LightRNN) factorised softmax, classes re-placed in the grid.
 LSHIndex
@@ -23,7 +25,7 @@ save_model, load_model
     Save and load any of the above without pickle (no code runs on load).
 """
 
-from ._classifier import LSHSoftmaxClassifier
+from ._classifier import LSHSoftmaxClassifier, auto_estimator
 from ._inclusion import log_inclusion_probability
 from ._index import DrawSample, LSHIndex, UnionSample
 from ._partition import METHOD_OPTIONS, METHODS, EmptySampleWarning, PartitionWork, estimate_log_partition
@@ -45,6 +47,7 @@ __all__ = [
     "SimHashTransformer",
     "TwoComponentSoftmaxClassifier",
     "UnionSample",
+    "auto_estimator",
     "estimate_log_partition",
     "load_model",
     "log_inclusion_probability",

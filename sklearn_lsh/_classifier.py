@@ -23,7 +23,10 @@ from ._rng import StepStreams, Stream, derived_seed
 from ._samplers import SAMPLERS, TRAINING_SAMPLERS, SamplerSettings, make_sampler
 from ._steps import ClassLayer, softmax_step
 
-__all__ = ["LSHSoftmaxClassifier", "auto_n_bits", "default_rebuild_schedule"]
+__all__ = ["LSHSoftmaxClassifier", "auto_estimator", "auto_n_bits", "default_rebuild_schedule"]
+
+#: ``estimator="auto"`` trains the exact softmax up to this many classes.
+AUTO_EXACT_MAX_CLASSES = 1024
 
 _LSH_NORM_RANGES = 64
 
@@ -33,6 +36,28 @@ def default_rebuild_schedule(step: int) -> bool:
     10 updates for the first 100 updates, then after every 100 (the schedule
     of the method's published code)."""
     return step % 10 == 0 if step <= 100 else step % 100 == 0
+
+
+def auto_estimator(n_classes: int) -> str:
+    """The estimator that ``estimator="auto"`` trains with: "exact" up to
+    ``AUTO_EXACT_MAX_CLASSES`` (1,024) classes, "prior" above.
+
+    Measured (docs/classifier.md, "Choosing an estimator";
+    ``python benchmarks/auto_estimator.py``): with few classes the sampled
+    estimators' defaults score most of the classes anyway (sector: "lsh"
+    scored 102 of 105 per example) and lose accuracy, while the exact step
+    costs little; above a few thousand classes "prior" (draws from the
+    training label frequencies) matched or beat exact's accuracy at a
+    fraction of its time, and beat "lsh" on every real data set measured
+    (Brown, PTB next-word).
+
+    Examples
+    --------
+    >>> from sklearn_lsh import auto_estimator
+    >>> auto_estimator(105), auto_estimator(50_000)
+    ('exact', 'prior')
+    """
+    return "exact" if n_classes <= AUTO_EXACT_MAX_CLASSES else "prior"
 
 
 def auto_n_bits(n_classes: int) -> int:
@@ -58,8 +83,10 @@ class LSHSoftmaxClassifier(LogLinearArraysMixin, LogitAdjustmentMixin, BaseSoftm
 
     Parameters
     ----------
-    estimator : {"lsh", "exact", "uniform", "prior", "lsh-draw", "mips-gumbel"}, default="lsh"
-        How the partition function of a training step is computed. "exact"
+    estimator : {"auto", "lsh", "exact", "uniform", "prior", "lsh-draw", "mips-gumbel"}, default="auto"
+        How the partition function of a training step is computed. "auto"
+        picks by the number of classes (:func:`auto_estimator`): "exact" up
+        to 1,024 classes, "prior" above; ``estimator_`` says which. "exact"
         is full-softmax minibatch SGD through BLAS; "uniform" draws
         ``n_samples`` negatives uniformly (importance weight ``(C - 1) / n``);
         "prior" draws ``n_samples`` classes with replacement from the class
@@ -138,13 +165,16 @@ class LSHSoftmaxClassifier(LogLinearArraysMixin, LogitAdjustmentMixin, BaseSoftm
         when it is next touched), so a step stays O(touched rows x nnz).
     batch_size : int >= 1, default=128
         Examples per update (the gradient is averaged over the batch).
-    max_iter : int >= 1, default=5
-        Epochs over the data in :meth:`fit`.
+    max_iter : int >= 1, default=100
+        Most epochs over the data in :meth:`fit`. With ``tol`` set, the fit
+        stops before when the monitored loss stops improving (on sector,
+        clinc150 and generated data the defaults stopped after 20 to 35
+        epochs; docs/classifier.md, "Defaults").
     tol : float >= 0 or None, default=1e-3
         Stop when the monitored loss (training loss, or validation log-loss
         with ``early_stopping``) has not improved by ``tol`` for
         ``n_iter_no_change`` epochs. None: run ``max_iter`` epochs.
-    n_iter_no_change : int >= 1, default=3
+    n_iter_no_change : int >= 1, default=5
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the training data and monitor its
         exact log-loss.
@@ -194,6 +224,9 @@ class LSHSoftmaxClassifier(LogLinearArraysMixin, LogitAdjustmentMixin, BaseSoftm
     ----------
     classes_ : ndarray of shape (n_classes,)
         Sorted class labels (any hashable, e.g. strings).
+    estimator_ : str
+        The estimator the last training call used: ``estimator``, or what
+        "auto" chose for the number of classes.
     coef_ : ndarray of shape (n_classes, n_features)
         Class weight rows, in the dtype of the training input. In the
         low-rank mode it is the product ``class_embedding_ @ embedding_.T``,
@@ -305,7 +338,7 @@ class LSHSoftmaxClassifier(LogLinearArraysMixin, LogitAdjustmentMixin, BaseSoftm
     _parameter_constraints: dict = {
         **BaseSoftmaxSGD._parameter_constraints,
         # the registry's live set of training samplers (register_sampler adds to it)
-        "estimator": [StrOptions(TRAINING_SAMPLERS)],
+        "estimator": [StrOptions({"auto"}), StrOptions(TRAINING_SAMPLERS)],
         "n_components": [Interval(Integral, 1, None, closed="left"), None],
         "n_bits": [Interval(Integral, 1, 63, closed="both"), None],
         "n_tables": [Interval(Integral, 1, None, closed="left")],
@@ -324,7 +357,7 @@ class LSHSoftmaxClassifier(LogLinearArraysMixin, LogitAdjustmentMixin, BaseSoftm
 
     def __init__(
         self,
-        estimator="lsh",
+        estimator="auto",
         *,
         n_components=None,
         n_bits=None,
@@ -339,9 +372,9 @@ class LSHSoftmaxClassifier(LogLinearArraysMixin, LogitAdjustmentMixin, BaseSoftm
         eta0=0.1,
         alpha=1e-6,
         batch_size=128,
-        max_iter=5,
+        max_iter=100,
         tol=1e-3,
-        n_iter_no_change=3,
+        n_iter_no_change=5,
         early_stopping=False,
         validation_fraction=0.1,
         shuffle=True,
@@ -410,7 +443,8 @@ class LSHSoftmaxClassifier(LogLinearArraysMixin, LogitAdjustmentMixin, BaseSoftm
         """The estimator's sampler for one fit / partial_fit call on ``X`` (the
         class prior of its draws is fixed for the call)."""
         n_classes = self.classes_.shape[0]
-        cls = SAMPLERS[self.estimator]
+        estimator = self._chosen_estimator()
+        cls = SAMPLERS[estimator]
         shared = cls.shares_draws and X is not None and self._batch_shares_draws(X)
         # Default draws: 1% of C per example; 4% of C per batch when the batch
         # shares them: a shared draw moves every row of the batch at once,
@@ -418,11 +452,17 @@ class LSHSoftmaxClassifier(LogLinearArraysMixin, LogitAdjustmentMixin, BaseSoftm
         # (its rows are gathered once; docs/classifier.md).
         share = 0.04 if shared else 0.01
         n_draws = self.n_samples if self.n_samples is not None else max(1, int(np.ceil(share * n_classes)))
-        n_prior_draws = self.n_prior_samples if self.estimator == "lsh" else 0
+        n_prior_draws = self.n_prior_samples if estimator == "lsh" else 0
         prior = prior_draw_tables(np.exp(self._log_prior())) if cls.needs_prior(n_prior_draws) else None
         settings = SamplerSettings(n_classes, n_draws=n_draws, n_top=self.n_top, n_prior_draws=n_prior_draws,
                                    prior=prior, shared_draws=shared)  # fmt: skip
-        return make_sampler(self.estimator, settings)
+        return make_sampler(estimator, settings)
+
+    def _chosen_estimator(self) -> str:
+        """``estimator``, with "auto" resolved for the fitted classes."""
+        if self.estimator == "auto":
+            return auto_estimator(self.classes_.shape[0])
+        return self.estimator
 
     def _batch_shares_draws(self, X):
         """Whether the batch shares one set of draws ("uniform", "prior"):
@@ -435,6 +475,10 @@ class LSHSoftmaxClassifier(LogLinearArraysMixin, LogitAdjustmentMixin, BaseSoftm
     @contextlib.contextmanager
     def _training_session(self, X):
         self._predict_index = None  # tables over the weights being trained: built again on demand
+        self.estimator_ = self._chosen_estimator()
+        if self.verbose and self.estimator == "auto":
+            print(f"-- estimator='auto': {self.estimator_!r} for {self.classes_.shape[0]:,} classes "
+                  f"(\"exact\" up to {AUTO_EXACT_MAX_CLASSES:,})")  # fmt: skip
         self._sampler = self._new_sampler(X)
         try:
             yield

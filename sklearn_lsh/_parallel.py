@@ -107,7 +107,8 @@ def scores_by_class_blocks(X: np.ndarray, W: np.ndarray, n_threads: int) -> np.n
     out = np.empty((X.shape[0], W.shape[0]), dtype=np.result_type(X, W))
 
     def job(lo, hi):
-        np.matmul(X, W[lo:hi].T, out=out[:, lo:hi])
+        with np.errstate(over="ignore", invalid="ignore"):  # (non-finite scores are the caller's check)
+            np.matmul(X, W[lo:hi].T, out=out[:, lo:hi])
 
     _run_blocks(job, W.shape[0], n_threads)
     return out
@@ -119,7 +120,8 @@ def gradient_by_class_blocks(coefficients: np.ndarray, X: np.ndarray, n_threads:
     out = np.empty((coefficients.shape[1], X.shape[1]), dtype=np.result_type(coefficients, X))
 
     def job(lo, hi):
-        np.matmul(coefficients[:, lo:hi].T, X, out=out[lo:hi])
+        with np.errstate(over="ignore", invalid="ignore"):
+            np.matmul(coefficients[:, lo:hi].T, X, out=out[lo:hi])
 
     _run_blocks(job, coefficients.shape[1], n_threads)
     return out

@@ -4,6 +4,7 @@ import pickle
 import subprocess
 import sys
 import textwrap
+import warnings
 
 import joblib
 import numba
@@ -31,7 +32,8 @@ def data():
 
 
 def _fit(X, y, **params):
-    params = {"n_bits": 2, "n_tables": 4, "n_samples": 2, "max_iter": 8, "tol": None, "random_state": 0, **params}
+    params = {"estimator": "lsh", "n_bits": 2, "n_tables": 4, "n_samples": 2, "max_iter": 8, "tol": None, "random_state": 0,
+              **params}  # fmt: skip
     return LSHSoftmaxClassifier(**params).fit(X, y)
 
 
@@ -360,3 +362,36 @@ def test_fits_do_not_depend_on_n_jobs(data, estimator):
     fits = [_fit(X, y, estimator=estimator, n_jobs=n_jobs, max_iter=2) for n_jobs in (None, 2)]
     np.testing.assert_array_equal(fits[0].coef_, fits[1].coef_)
     np.testing.assert_array_equal(fits[0].intercept_, fits[1].intercept_)
+
+
+def test_auto_estimator_trains_exact_for_few_classes_and_prior_for_many(data, monkeypatch, capsys):
+    import sklearn_lsh._classifier as module
+    from sklearn_lsh import auto_estimator
+
+    assert (auto_estimator(2), auto_estimator(1024), auto_estimator(1025)) == ("exact", "exact", "prior")
+    X, y = data
+    clf = LSHSoftmaxClassifier(max_iter=2, tol=None, random_state=0, verbose=1).fit(X, y)
+    assert clf.estimator == "auto" and clf.estimator_ == "exact"
+    assert clf.mean_classes_scored_ == clf.classes_.shape[0]  # every class, every step
+    assert capsys.readouterr().out.startswith("-- estimator='auto': 'exact' for 6 classes")
+    exact = LSHSoftmaxClassifier("exact", max_iter=2, tol=None, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(clf.coef_, exact.coef_)
+    # above the threshold (lowered here to 4 classes) "auto" is "prior", draws and all
+    monkeypatch.setattr(module, "AUTO_EXACT_MAX_CLASSES", 4)
+    clf = LSHSoftmaxClassifier(max_iter=2, tol=None, random_state=0).fit(X, y)
+    prior = LSHSoftmaxClassifier("prior", max_iter=2, tol=None, random_state=0).fit(X, y)
+    assert clf.estimator_ == "prior"
+    np.testing.assert_array_equal(clf.coef_, prior.coef_)
+    # an explicit estimator is used as given; a later call follows set_params
+    clf.set_params(estimator="lsh", n_bits=2, n_tables=4).partial_fit(X, y)
+    assert clf.estimator_ == "lsh" and clf.n_rebuilds_ > 0
+
+
+def test_defaults_converge_without_warning_on_an_easy_problem(data):
+    from sklearn.exceptions import ConvergenceWarning
+
+    X, y = data
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        clf = LSHSoftmaxClassifier(random_state=0).fit(X, y)
+    assert 5 < clf.n_iter_ < clf.max_iter and clf.score(X, y) > 0.7  # (a linear model on make_classification)

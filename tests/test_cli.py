@@ -79,7 +79,7 @@ def test_partition_command_prints_a_table_of_every_method(capsys):
 def sector_model(tmp_path_factory):
     """A model trained by the CLI on the real sector data (libsvm, 105 classes)."""
     model = tmp_path_factory.mktemp("cli") / "sector.sklsh"
-    argv = ["train", str(SECTOR / "sector.heldout"), "-o", str(model), "--epochs", "4", "--n-bits", "4",
+    argv = ["train", str(SECTOR / "sector.heldout"), "-o", str(model), "--epochs", "4", "--estimator", "lsh", "--n-bits", "4",
             "--seed", "1", "--no-progress"]  # fmt: skip
     assert main(argv) == 0
     return model
@@ -96,8 +96,8 @@ def test_train_passes_the_logit_adjustment(tmp_path):
 
 def test_train_passes_the_sampling_options(tmp_path, capsys):
     model = tmp_path / "m.sklsh"
-    argv = ["train", str(SECTOR / "sector.heldout"), "-o", str(model), "--epochs", "1", "--n-prior-samples", "7",
-            "--n-samples", "3", "--no-progress"]  # fmt: skip
+    argv = ["train", str(SECTOR / "sector.heldout"), "-o", str(model), "--epochs", "1", "--estimator", "lsh",
+            "--n-prior-samples", "7", "--n-samples", "3", "--no-progress"]  # fmt: skip
     assert main(argv) == 0
     clf = load_model(model)
     assert (clf.estimator, clf.n_prior_samples, clf.n_samples) == ("lsh", 7, 3)
@@ -272,16 +272,17 @@ def test_choices_are_read_from_the_registries(monkeypatch):
         action = _option(parser, "train", flag)
         default = LSHSoftmaxClassifier().get_params()[param]
         assert action.default == action.choices[0] == default  # the default first, then sorted
-        assert action.choices[1:] == sorted(constraints[param][0].options - {default})
+        options = set().union(*(c.options for c in constraints[param]))
+        assert action.choices[1:] == sorted(options - {default})
     # A new estimator or format reaches the command line without touching it.
-    monkeypatch.setitem(constraints, "estimator", [StrOptions({"lsh", "exact", "new-sampler"})])
+    monkeypatch.setitem(constraints, "estimator", [StrOptions({"auto"}), StrOptions({"lsh", "exact", "new-sampler"})])
 
     def read_tsv(path, *, zero_based):
         """Tab-separated values."""
 
     monkeypatch.setitem(DATA_FILE_FORMATS, "tsv", read_tsv)
     parser = build_parser()
-    assert _option(parser, "train", "--estimator").choices == ["lsh", "exact", "new-sampler"]
+    assert _option(parser, "train", "--estimator").choices == ["auto", "exact", "lsh", "new-sampler"]
     formats = _option(parser, "predict", "--format")
     assert "tsv" in formats.choices and "tsv: Tab-separated values" in formats.help
 

@@ -131,7 +131,7 @@ def test_discovery_covers_every_public_estimator():
 # ------------------------------------------------ the classifier contract
 # kind -> (class, small fast settings); ``make_classifier`` adds a seed.
 CLASSIFIERS = {
-    "lsh": (LSHSoftmaxClassifier, {"n_bits": 2, "n_tables": 4, "n_samples": 2}),
+    "lsh": (LSHSoftmaxClassifier, {"estimator": "lsh", "n_bits": 2, "n_tables": 4, "n_samples": 2}),
     "two-component": (TwoComponentSoftmaxClassifier, {}),
 }
 KINDS = list(CLASSIFIERS)

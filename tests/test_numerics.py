@@ -119,8 +119,8 @@ def test_normal_training_has_no_degenerate_tables_or_empty_samples():
 @pytest.mark.parametrize("start", ["zeros", "identical"])
 def test_degenerate_tables_are_noticed_and_handled(start):
     X, y = _data(n=3000, d=16, n_classes=200)
-    model = LSHSoftmaxClassifier(max_iter=1, random_state=0).fit(X, y)
-    fresh_score = LSHSoftmaxClassifier(max_iter=1, random_state=0).fit(X, y).score(X, y)
+    model = LSHSoftmaxClassifier("lsh", max_iter=1, random_state=0).fit(X, y)
+    fresh_score = LSHSoftmaxClassifier("lsh", max_iter=1, random_state=0).fit(X, y).score(X, y)
     n_classes = model.classes_.shape[0]  # the classes present in y
     row = np.zeros(16) if start == "zeros" else model.coef_[0].copy()
     model.coef_ = np.tile(row, (n_classes, 1))

@@ -25,10 +25,10 @@ from sklearn_lsh.datasets import make_extreme_classification
 
 # name -> (classifier class name, parameters)
 CONFIGS = {
-    "lsh": ("LSHSoftmaxClassifier", {}),
+    "lsh": ("LSHSoftmaxClassifier", {"estimator": "lsh"}),
     "exact": ("LSHSoftmaxClassifier", {"estimator": "exact"}),
     "uniform": ("LSHSoftmaxClassifier", {"estimator": "uniform"}),
-    "lsh-low-rank": ("LSHSoftmaxClassifier", {"n_components": 6}),
+    "lsh-low-rank": ("LSHSoftmaxClassifier", {"estimator": "lsh", "n_components": 6}),
     "two-component": ("TwoComponentSoftmaxClassifier", {}),
 }
 
@@ -361,7 +361,7 @@ def test_training_continues_after_loading(tmp_path, config):
 
 def test_model_file_is_about_the_size_of_the_weights(tmp_path):
     X, y = make_extreme_classification(6000, 64, 3000, random_state=0)
-    clf = sklearn_lsh.LSHSoftmaxClassifier(random_state=0, max_iter=1, tol=None).fit(X, y)
+    clf = sklearn_lsh.LSHSoftmaxClassifier("lsh", random_state=0, max_iter=1, tol=None).fit(X, y)
     sklearn_lsh.save_model(clf, tmp_path / "m.sklsh")
     weights = clf.coef_.nbytes + clf.intercept_.nbytes
     size = (tmp_path / "m.sklsh").stat().st_size

@@ -26,7 +26,7 @@ def data():
 
 
 def _model(**params):
-    params = {"n_bits": 4, "n_tables": 6, "n_samples": 4, "batch_size": 32, "max_iter": 2, "tol": None,
+    params = {"estimator": "lsh", "n_bits": 4, "n_tables": 6, "n_samples": 4, "batch_size": 32, "max_iter": 2, "tol": None,
               "random_state": 0, **params}  # fmt: skip
     return LSHSoftmaxClassifier(**params)
 

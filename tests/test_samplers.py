@@ -93,7 +93,8 @@ def test_registry_drives_the_estimator_and_method_choices():
 
     assert tuple(SAMPLERS) == METHODS
     assert set(METHOD_OPTIONS) == set(SAMPLERS)
-    options = LSHSoftmaxClassifier._parameter_constraints["estimator"][0].options
+    auto, options = (c.options for c in LSHSoftmaxClassifier._parameter_constraints["estimator"])
+    assert auto == {"auto"}
     assert options is TRAINING_SAMPLERS  # the live set, not a copy
     assert "gumbel" in SAMPLERS and "gumbel" not in TRAINING_SAMPLERS
 
